@@ -1,0 +1,45 @@
+"""Classifiers for the two label sets, behind one registry.
+
+``get_classifier("sdg", "zero-shot", ...)`` returns a loaded classifier; an unknown name raises an
+error that lists the registered ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from classifiers.base import Classifier
+from classifiers.zero_shot import SimilarityClassifier
+from service.errors import UnknownName
+from service.frameworks import load_framework
+
+# Where the logistic curve crosses 0.5, per framework: picked from the similarity percentiles of
+# passages in two development reports (deloitte-global-2023, hm-sustainability-2022) so that roughly
+# one passage in ten counts for a label; never from an evaluation set.
+ZERO_SHOT_CALIBRATION = {"sdg": (0.55, 0.04), "oecd_dd": (0.55, 0.04)}
+
+
+def _zero_shot(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
+    center, scale = ZERO_SHOT_CALIBRATION[framework_id]
+    framework = load_framework(framework_id, corpora_dir)
+    return SimilarityClassifier(framework, model, center=center, scale=scale, top_k=2)
+
+
+CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {"zero-shot": _zero_shot}
+_loaded: dict[tuple[str, str, Path, str], Classifier] = {}
+_lock = threading.Lock()
+
+
+def get_classifier(framework_id: str, name: str, corpora_dir: Path, model: str) -> Classifier:
+    """A loaded classifier, built once per process for each (framework, name, corpora, model)."""
+    if name not in CLASSIFIERS:
+        raise UnknownName(f"unknown classifier {name!r}; known: {', '.join(CLASSIFIERS)}")
+    key = (framework_id, name, corpora_dir, model)
+    with _lock:
+        if key not in _loaded:
+            classifier = CLASSIFIERS[name](framework_id, corpora_dir, model)
+            classifier.load()
+            _loaded[key] = classifier
+        return _loaded[key]

@@ -1,0 +1,92 @@
+"""Request and response bodies of the HTTP API (kept apart from the store's tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobOut(BaseModel):
+    """A processing job: poll it until status is done or failed."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    report_id: int | None
+    filename: str
+    status: str
+    stage: str
+    progress: float
+    error: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReportOut(BaseModel):
+    """A stored report's metadata."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    sha256: str
+    filename: str
+    company: str
+    sector: str
+    year: int | None
+    language: str
+    pages: int
+    status: str
+    created_at: datetime
+
+
+class PassageOut(BaseModel):
+    """A passage with its page, heading and label scores."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    report_id: int
+    page: int
+    start: int
+    end: int
+    heading: str
+    text: str
+    sdg: dict[str, Any]
+    dd: dict[str, Any]
+
+
+class ClassifyItem(BaseModel):
+    """One text to classify."""
+
+    id: str = Field(max_length=200)
+    text: str = Field(max_length=20000)
+
+
+class ClassifyIn(BaseModel):
+    """Texts to classify (at most 1,000 per request)."""
+
+    items: list[ClassifyItem] = Field(max_length=1000)
+
+
+class ClassifyOut(BaseModel):
+    """One classified text, in the same contract as ``gaplens classify``."""
+
+    id: str
+    sdgs: list[int]
+    sdg_scores: dict[str, float]
+    targets: list[str]
+    dd_steps: list[int]
+    dd_scores: dict[str, float]
+
+
+class SearchHitOut(BaseModel):
+    """A search result: the passage, its report and the similarity."""
+
+    score: float
+    passage: PassageOut
+
+
+class ErrorOut(BaseModel):
+    """Every error answer has this shape."""
+
+    error: str
+    detail: str

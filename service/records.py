@@ -1,0 +1,110 @@
+"""The records that flow between pipeline stages.
+
+PDF bytes -> Document(pages) -> Passages -> embeddings -> LabelScores -> Coverage -> GapReport.
+Each stage is a function from these plain dataclasses to the next ones; nothing here does work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Cleaned text of one physical page (1-based, as a PDF viewer numbers it)."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A report as ingested: its identity (sha256 of the bytes) and its cleaned pages."""
+
+    sha256: str
+    pages: tuple[Page, ...]
+    language: str
+    filename: str = ""
+    # Where the text came from: "pdf" (pypdfium2 / pdfplumber) or "sections" (pre-parsed JSON).
+    source: str = "pdf"
+    page_count: int = 0
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A few consecutive sentences of one page; offsets index into ``Page.text``."""
+
+    id: str
+    page: int
+    start: int
+    end: int
+    text: str
+    heading: str = ""
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    """One classifier's reading of one passage for one framework (``sdg`` or ``oecd_dd``)."""
+
+    passage_id: str
+    framework: str
+    # label id -> probability-like score in [0, 1]
+    scores: dict[str, float]
+    # labels whose score passed the decision rule
+    labels: tuple[str, ...]
+    # best-matching sub-elements (SDG targets such as "8.7", OECD sub-elements such as "2.2")
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A passage that supports a label, with what a reader needs to check it."""
+
+    passage_id: str
+    page: int
+    text: str
+    score: float
+    heading: str = ""
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How well a report covers one label (an SDG or an OECD step). See README for the formula."""
+
+    framework: str
+    label: str
+    name: str
+    score: int
+    addressed: bool
+    evidence_count: int
+    evidence: tuple[Evidence, ...]
+    parts_touched: tuple[str, ...]
+    parts_missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """The answer for one report: coverage on both sides, what is missing, the profile, next steps."""
+
+    document_sha256: str
+    filename: str
+    language: str
+    pages: int
+    passages: int
+    sdg: tuple[Coverage, ...]
+    due_diligence: tuple[Coverage, ...]
+    sdg_score: int
+    due_diligence_score: int
+    profile: Profile
+    missing_sdgs: tuple[str, ...]
+    missing_steps: tuple[str, ...]
+    recommendations: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (tuples become lists)."""
+        return asdict(self)

@@ -1,0 +1,48 @@
+"""One settings object, read from the environment once (prefix ``GAPLENS_``).
+
+Stages never read the environment themselves; they receive the values they need.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Service-wide configuration; every field can be set as ``GAPLENS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GAPLENS_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    # Falls back to SQLite in data_dir; DATABASE_URL (no prefix) is honoured too, see database_url().
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    corpora_dir: Path = REPO_ROOT / "corpora"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = 32
+    sdg_classifier: str = "zero-shot"
+    dd_classifier: str = "zero-shot"
+    pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_passage_words: int = 90
+    evidence_per_label: int = 5
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def resolved_database_url(self) -> str:
+        """SQLAlchemy URL: DATABASE_URL if given, else an SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gaplens.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, read from the environment on first use."""
+    return Settings()
