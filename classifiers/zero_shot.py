@@ -40,9 +40,7 @@ def anchors_for(label: Label) -> list[Anchor]:
 class SimilarityClassifier:
     """Max-similarity to anchor texts; ``center``/``scale`` set where the logistic curve crosses 0.5."""
 
-    def __init__(
-        self, framework: Framework, model: str, center: float, scale: float, top_k: int = 2
-    ) -> None:
+    def __init__(self, framework: Framework, model: str, center: float, scale: float, top_k: int = 2) -> None:
         self.framework = framework
         self.model = model
         self.center = center
@@ -74,8 +72,11 @@ class SimilarityClassifier:
     def best_parts(self, anchor_sims: np.ndarray, label_id: str, limit: int = 2) -> list[str]:
         """The parts (targets, sub-elements) of a label that this passage is closest to."""
         ranked = sorted(
-            ((float(anchor_sims[i]), a.part) for i, a in enumerate(self._anchors)
-             if a.label == label_id and a.part),
+            (
+                (float(anchor_sims[i]), a.part)
+                for i, a in enumerate(self._anchors)
+                if a.label == label_id and a.part
+            ),
             reverse=True,
         )
         parts: list[str] = []

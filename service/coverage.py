@@ -37,9 +37,7 @@ def label_coverage(
     evidence_limit: int,
 ) -> Coverage:
     """Coverage of one label, with its strongest evidence passages first."""
-    supporting = sorted(
-        (s for s in scores if label.id in s.labels), key=lambda s: -s.scores[label.id]
-    )
+    supporting = sorted((s for s in scores if label.id in s.labels), key=lambda s: -s.scores[label.id])
     own_parts = {part.id for part in label.parts}
     touched = sorted({p for s in supporting for p in s.parts if p in own_parts}, key=_part_order)
     mass = sum(s.scores[label.id] for s in supporting)
@@ -83,6 +81,5 @@ def framework_coverage(
     """Coverage for every label of a framework, in framework order."""
     by_id = {p.id: p for p in passages}
     return tuple(
-        label_coverage(framework.id, label, by_id, scores, evidence_limit)
-        for label in framework.labels
+        label_coverage(framework.id, label, by_id, scores, evidence_limit) for label in framework.labels
     )

@@ -150,14 +150,11 @@ class GapLensService:
         rows = self.store.passages_by_ids([i for i, _ in hits])
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]
 
-    def classify(
-        self, texts: Sequence[str]
-    ) -> tuple[list[LabelScores], list[LabelScores]]:
+    def classify(self, texts: Sequence[str]) -> tuple[list[LabelScores], list[LabelScores]]:
         """SDG and due-diligence scores for free texts (not stored)."""
         vectors = embed_texts(list(texts), self.settings.embedding_model, self.store)
         ids = [str(i) for i in range(len(texts))]
         return classify_vectors(vectors, ids, self.settings)
-
 
 
 def classification_rows(

@@ -100,9 +100,7 @@ def load_framework(framework_id: str, corpora_dir: Path) -> Framework:
         labels = tuple(_sdg_label(goal) for goal in raw["goals"])
     else:
         labels = tuple(_oecd_label(step) for step in raw["steps"])
-    return Framework(
-        id=raw["id"], name=raw["name"], labels=labels, sources=tuple(raw.get("sources", ()))
-    )
+    return Framework(id=raw["id"], name=raw["name"], labels=labels, sources=tuple(raw.get("sources", ())))
 
 
 @lru_cache(maxsize=1)

@@ -32,9 +32,7 @@ def _engaged(summary: int, coverage: Sequence[Coverage], rule: tuple[int, int]) 
     return summary >= rule[0] and sum(c.addressed for c in coverage) >= rule[1]
 
 
-def report_profile(
-    sdg: Sequence[Coverage], dd: Sequence[Coverage]
-) -> tuple[Profile, int, int]:
+def report_profile(sdg: Sequence[Coverage], dd: Sequence[Coverage]) -> tuple[Profile, int, int]:
     """Which of the four profiles the report shows, with both summary scores."""
     sdg_score, dd_score = sdg_summary(sdg), dd_summary(dd)
     on_sdg = _engaged(sdg_score, sdg, SDG_ENGAGED)

@@ -48,13 +48,13 @@ class PassageIndex:
             return
         id_array = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            self._index.remove_ids(id_array)
+            self._index.remove_ids(id_array)  # type: ignore[arg-type]  # faiss accepts id arrays
             self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), id_array)
             self._save()
 
     def remove(self, ids: Sequence[int]) -> None:
         with self._lock:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
             self._save()
 
     def search(
@@ -66,7 +66,7 @@ class PassageIndex:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         with self._lock:
             scores, ids = self._index.search(
                 np.ascontiguousarray(query.reshape(1, -1), np.float32), k, params=params
@@ -84,8 +84,13 @@ class PassageIndex:
             self._save()
 
     def _metadata(self) -> dict[str, object]:
-        return {"model": self.model, "dim": self.dim, "count": self.count(),
-                "faiss": faiss.__version__, "metric": "inner_product"}
+        return {
+            "model": self.model,
+            "dim": self.dim,
+            "count": self.count(),
+            "faiss": faiss.__version__,
+            "metric": "inner_product",
+        }
 
     def _save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -105,5 +110,5 @@ class PassageIndex:
         if index.ntotal != expected_count:
             return False
         with self._lock:
-            self._index = index
+            self._index = index  # type: ignore[assignment]  # read_index returns the IDMap2 we wrote
         return True

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import py3langid
 import pypdfium2 as pdfium
 
-from service.errors import CorruptPdf, EmptyFile, EncryptedPdf, FileTooLarge, NoTextLayer, NotAPdf
+from service.errors import CorruptPdf, EmptyFile, EncryptedPdf, FileTooLarge, NotAPdf, NoTextLayer
 from service.records import Document, Page
 
 LANGUAGES = ("en", "nl", "de", "fr", "es", "it")
@@ -45,9 +45,7 @@ def check_pdf_bytes(data: bytes, max_bytes: int) -> None:
     if not data:
         raise EmptyFile("the file is empty (0 bytes)")
     if len(data) > max_bytes:
-        raise FileTooLarge(
-            f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB"
-        )
+        raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
     if b"%PDF-" not in data[:1024]:
         raise NotAPdf("the file is not a PDF (it does not start with %PDF-)")
 
@@ -143,8 +141,7 @@ def clean_pages(raw_pages: Sequence[str]) -> list[str]:
     """Remove running headers, page numbers and garbage lines; repair hyphenation."""
     # PDFium marks a typesetter's line-end hyphen with U+FFFE and no line break.
     split = [
-        [" ".join(line.split()) for line in page.replace("\ufffe", "-\n").split("\n")]
-        for page in raw_pages
+        [" ".join(line.split()) for line in page.replace("\ufffe", "-\n").split("\n")] for page in raw_pages
     ]
     split = [
         [ln for ln in lines if ln and not _PAGE_NUMBER_LINE.match(ln) and not is_garbage_line(ln)]
@@ -171,7 +168,11 @@ def _document(sha: str, texts: list[str], filename: str, source: str) -> Documen
     pages = tuple(Page(number=i + 1, text=t) for i, t in enumerate(texts))
     language = detect_language("\n".join(texts))
     return Document(
-        sha256=sha, pages=pages, language=language, filename=filename, source=source,
+        sha256=sha,
+        pages=pages,
+        language=language,
+        filename=filename,
+        source=source,
         page_count=len(pages),
     )
 

@@ -105,7 +105,10 @@ def analyze_document(
         passages = passages_from_document(document, settings.max_passage_words)
     with _timed(timings, "embedding", progress):
         vectors = embed_texts(
-            [p.text for p in passages], settings.embedding_model, cache, settings.embedding_batch_size
+            [p.text for p in passages],
+            settings.embedding_model,
+            cache,
+            settings.embedding_batch_size,
         )
     with _timed(timings, "classifying", progress):
         sdg, dd = classify_vectors(vectors, [p.id for p in passages], settings)
@@ -128,7 +131,5 @@ def analyze_pdf(
     """The whole path for one PDF. Bad input raises a BadInput subclass before any model work."""
     timings: dict[str, float] = {}
     with _timed(timings, "parsing", progress):
-        document = document_from_pdf(
-            data, filename, settings.pdf_backend, settings.max_upload_bytes
-        )
+        document = document_from_pdf(data, filename, settings.pdf_backend, settings.max_upload_bytes)
     return analyze_document(document, settings, cache, progress, timings)

@@ -136,9 +136,7 @@ class Store:
             yield session
 
     # --- jobs -------------------------------------------------------------------------------
-    def create_job(
-        self, filename: str, sha256: str = "", status: str = "queued", error: str = ""
-    ) -> JobRow:
+    def create_job(self, filename: str, sha256: str = "", status: str = "queued", error: str = "") -> JobRow:
         with self.session() as s:
             job = JobRow(filename=filename, sha256=sha256, status=status, stage=status, error=error)
             s.add(job)
@@ -213,9 +211,16 @@ class Store:
             s.query(PassageRow).filter(PassageRow.report_id == report_id).delete()
             rows = [
                 PassageRow(
-                    report_id=report_id, passage_key=p.id, page=p.page, start=p.start, end=p.end,
-                    heading=p.heading, text=p.text, embedding_key=embedding_key(model, p.text),
-                    sdg=_scores_json(sdg), dd=_scores_json(dd),
+                    report_id=report_id,
+                    passage_key=p.id,
+                    page=p.page,
+                    start=p.start,
+                    end=p.end,
+                    heading=p.heading,
+                    text=p.text,
+                    embedding_key=embedding_key(model, p.text),
+                    sdg=_scores_json(sdg),
+                    dd=_scores_json(dd),
                 )
                 for p, sdg, dd in zip(analysis.passages, analysis.sdg, analysis.dd, strict=True)
             ]
@@ -230,8 +235,11 @@ class Store:
     def passages(self, report_id: int, offset: int = 0, limit: int = 100) -> list[PassageRow]:
         with self.session() as s:
             query = (
-                select(PassageRow).where(PassageRow.report_id == report_id)
-                .order_by(PassageRow.id).offset(offset).limit(limit)
+                select(PassageRow)
+                .where(PassageRow.report_id == report_id)
+                .order_by(PassageRow.id)
+                .offset(offset)
+                .limit(limit)
             )
             return list(s.scalars(query))
 
@@ -253,9 +261,12 @@ class Store:
     def all_passage_vectors(self, model: str) -> tuple[list[int], np.ndarray]:
         """Every stored passage id with its cached vector (for rebuilding the index)."""
         with self.session() as s:
-            query = select(PassageRow.id, EmbeddingRow.vector).join(
-                EmbeddingRow, EmbeddingRow.key == PassageRow.embedding_key
-            ).where(EmbeddingRow.model == model).order_by(PassageRow.id)
+            query = (
+                select(PassageRow.id, EmbeddingRow.vector)
+                .join(EmbeddingRow, EmbeddingRow.key == PassageRow.embedding_key)
+                .where(EmbeddingRow.model == model)
+                .order_by(PassageRow.id)
+            )
             pairs = list(s.execute(query))
         if not pairs:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -269,16 +280,17 @@ class Store:
         with self.session() as s:
             for i in range(0, len(unique), 500):
                 chunk = unique[i : i + 500]
-                rows = s.execute(select(EmbeddingRow.key, EmbeddingRow.vector).where(
-                    EmbeddingRow.key.in_(chunk)))
+                rows = s.execute(
+                    select(EmbeddingRow.key, EmbeddingRow.vector).where(EmbeddingRow.key.in_(chunk))
+                )
                 found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
         return found
 
     def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         with self.session() as s:
-            existing = set(s.scalars(select(EmbeddingRow.key).where(
-                EmbeddingRow.key.in_(list(vectors)))))
+            existing = set(s.scalars(select(EmbeddingRow.key).where(EmbeddingRow.key.in_(list(vectors)))))
             s.add_all(
                 EmbeddingRow(key=k, model=model, vector=np.asarray(v, np.float32).tobytes())
-                for k, v in vectors.items() if k not in existing
+                for k, v in vectors.items()
+                if k not in existing
             )

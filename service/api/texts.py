@@ -32,7 +32,4 @@ def search(
 ) -> list[SearchHitOut]:
     """Stored passages closest in meaning to ``q``, optionally within one report or sector."""
     hits = service.search(q, k, report_id, sector)
-    return [
-        SearchHitOut(score=round(h.score, 4), passage=PassageOut.model_validate(h.passage))
-        for h in hits
-    ]
+    return [SearchHitOut(score=round(h.score, 4), passage=PassageOut.model_validate(h.passage)) for h in hits]

@@ -1,0 +1,43 @@
+# GapLens: `make run` serves the web page + API; `make test` runs every check. Both set up .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup run test lint typecheck pytest bench clean
+
+setup: $(STAMP)
+
+# torch first and pinned: an unpinned torch would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,postgres]"
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/gaplens serve
+
+lint: setup
+	$(BIN)/ruff check service classifiers eval tests
+	$(BIN)/ruff format --check service classifiers eval tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+# A throwaway PostgreSQL on loopback for the one PostgreSQL test; stopped again afterwards.
+pytest: setup
+	@bash .ci/postgres.sh start
+	@set -e; status=0; \
+	  GAPLENS_TEST_POSTGRES_URL=$$(bash .ci/postgres.sh url) $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	  bash .ci/postgres.sh stop; exit $$status
+
+test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python eval/bench_analyze.py
+
+clean:
+	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache

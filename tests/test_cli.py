@@ -1,0 +1,68 @@
+"""The CLI contracts: classify JSONL in/out, analyze a PDF, clear errors on bad input."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.settings import get_settings
+from tests.conftest import MAX_AUTOMATION
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAPLENS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_classify_contract(tmp_path):
+    items = [
+        {"id": "x1", "text": "We reduced scope 1 and 2 greenhouse gas emissions by 30%."},
+        {"id": 7, "text": "Workers can file complaints through our grievance mechanism."},
+        {"id": "x3", "text": "Our board approved a human rights policy."},
+    ]
+    infile, outfile = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    infile.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    result = runner.invoke(app, ["classify", str(infile), "--out", str(outfile)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in outfile.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["x1", 7, "x3"]
+    for row in rows:
+        assert set(row) == {"id", "sdgs", "sdg_scores", "targets", "dd_steps", "dd_scores"}
+        assert set(row["sdg_scores"]) == {str(i) for i in range(1, 18)}
+        assert set(row["dd_scores"]) == {str(i) for i in range(1, 7)}
+        assert all(isinstance(g, int) for g in row["sdgs"] + row["dd_steps"])
+    assert 13 in rows[0]["sdgs"]
+    assert 6 in rows[1]["dd_steps"]
+
+
+def test_classify_rejects_malformed_lines(tmp_path):
+    infile = tmp_path / "bad.jsonl"
+    infile.write_text('{"id": "a", "text": "ok"}\nnot json\n')
+    result = runner.invoke(app, ["classify", str(infile), "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2" in result.output
+
+
+@pytest.mark.slow
+def test_analyze_writes_the_gap_analysis(tmp_path):
+    out = tmp_path / "result.json"
+    result = runner.invoke(app, ["analyze", str(MAX_AUTOMATION), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert len(report["sdg"]) == 17 and len(report["due_diligence"]) == 6
+    assert report["pages"] == 35 and report["profile"] and report["timings"]["total"] > 0
+
+
+def test_analyze_bad_input_exits_nonzero_with_message(tmp_path):
+    bad = tmp_path / "notes.pdf"
+    bad.write_text("this is not a pdf")
+    result = runner.invoke(app, ["analyze", str(bad), "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 2
+    assert "not a PDF" in result.output
+    assert not (tmp_path / "r.json").exists()

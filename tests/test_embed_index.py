@@ -1,0 +1,54 @@
+import numpy as np
+
+from service.embed import embed_texts, embedding_key
+from service.index import PassageIndex
+from service.store import Store
+
+MODEL = "all-MiniLM-L6-v2"
+
+
+def test_embeddings_are_unit_length_float32():
+    vectors = embed_texts(["We reduced emissions.", "Child labour is prohibited."], MODEL)
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_cache_returns_identical_vectors_without_recomputing(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    texts = ["Water withdrawal fell by 12%.", "Our grievance mechanism is open to all workers."]
+    first = embed_texts(texts, MODEL, store)
+    keys = [embedding_key(MODEL, t) for t in texts]
+    assert set(store.get_vectors(keys)) == set(keys)
+    # Overwrite one cached vector: a second call must return the cached one, proving no re-encode.
+    marker = np.zeros(384, dtype=np.float32)
+    marker[0] = 1.0
+    with store.session() as s:
+        from service.store import EmbeddingRow
+
+        s.get(EmbeddingRow, keys[0]).vector = marker.tobytes()
+    second = embed_texts(texts, MODEL, store)
+    assert np.array_equal(second[0], marker)
+    assert np.allclose(second[1], first[1])
+
+
+def test_index_search_filter_persist_and_reload(tmp_path):
+    texts = [
+        "Scope 1 and 2 greenhouse gas emissions fell by 30%.",
+        "We donated laptops to schools.",
+        "Our suppliers are audited for forced labour.",
+        "Net-zero emissions by 2050.",
+    ]
+    vectors = embed_texts(texts, MODEL)
+    index = PassageIndex(tmp_path / "index", MODEL, 384)
+    index.add([10, 11, 12, 13], vectors)
+    query = embed_texts(["carbon emissions reduction"], MODEL)[0]
+    top = index.search(query, k=2)
+    assert {i for i, _ in top} == {10, 13}
+    only = index.search(query, k=2, allowed=[11, 12])
+    assert {i for i, _ in only} <= {11, 12}
+    reloaded = PassageIndex(tmp_path / "index", MODEL, 384)
+    assert reloaded.load(expected_count=4)
+    assert reloaded.search(query, k=1)[0][0] == top[0][0]
+    assert not PassageIndex(tmp_path / "index", MODEL, 384).load(expected_count=5)
+    assert not PassageIndex(tmp_path / "index", "other-model", 384).load(expected_count=4)

@@ -1,0 +1,51 @@
+import pytest
+
+from service.errors import NotFound
+from service.ingest import document_from_pdf
+from service.pipeline import analyze_document
+from service.store import Store
+from tests.conftest import MAX_AUTOMATION
+
+
+@pytest.fixture(scope="module")
+def analysis():
+    from service.settings import Settings
+
+    doc = document_from_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name)
+    return analyze_document(doc, Settings())
+
+
+def roundtrip(store: Store, analysis) -> None:
+    store.create_schema()
+    report, created = store.get_or_create_report(
+        analysis.document.sha256, filename="max.pdf", sector="industrial"
+    )
+    again, created_again = store.get_or_create_report(analysis.document.sha256)
+    assert created and not created_again and again.id == report.id
+    ids = store.save_analysis(report.id, analysis, "all-MiniLM-L6-v2")
+    assert len(ids) == len(analysis.passages)
+    stored = store.get_report(report.id)
+    assert stored.status == "done" and stored.result["profile"] == analysis.report.profile
+    assert len(stored.result["sdg"]) == 17 and len(stored.result["due_diligence"]) == 6
+    # Re-saving replaces, never duplicates.
+    store.save_analysis(report.id, analysis, "all-MiniLM-L6-v2")
+    assert len(store.passage_ids(report_id=report.id)) == len(analysis.passages)
+    assert len(store.passage_ids(sector="INDUSTRIAL")) == len(analysis.passages)
+    with pytest.raises(NotFound):
+        store.get_report(report.id + 1000)
+
+
+def test_sqlite_roundtrip(tmp_path, analysis):
+    roundtrip(Store(f"sqlite:///{tmp_path / 'db.sqlite3'}"), analysis)
+
+
+@pytest.mark.postgres
+def test_postgres_roundtrip(postgres_url, analysis):
+    store = Store(postgres_url)
+    from service.store import Base
+
+    Base.metadata.drop_all(store.engine)
+    roundtrip(store, analysis)
+    vectors = {"k" * 64: analysis.vectors[0]}
+    store.put_vectors("all-MiniLM-L6-v2", vectors)
+    assert (store.get_vectors(list(vectors))["k" * 64] == analysis.vectors[0]).all()
