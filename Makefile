@@ -23,6 +23,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check service classifiers eval tests
 	$(BIN)/ruff format --check service classifiers eval tests
+	$(BIN)/hadolint Dockerfile
 
 typecheck: setup
 	$(BIN)/mypy
