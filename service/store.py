@@ -27,8 +27,10 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from service.embed import embedding_key
 from service.errors import NotFound
 from service.pipeline import Analysis
 
@@ -177,11 +179,18 @@ class Store:
         existing = self.report_by_sha(sha256)
         if existing is not None:
             return existing, False
-        with self.session() as s:
-            report = ReportRow(sha256=sha256, **{k: v for k, v in meta.items() if v is not None})
-            s.add(report)
-            s.flush()
-            return report, True
+        try:
+            with self.session() as s:
+                report = ReportRow(sha256=sha256, **{k: v for k, v in meta.items() if v is not None})
+                s.add(report)
+                s.flush()
+                return report, True
+        except IntegrityError:
+            # A concurrent upload of the same bytes inserted it first: that row is the report.
+            winner = self.report_by_sha(sha256)
+            if winner is None:
+                raise
+            return winner, False
 
     def get_report(self, report_id: int) -> ReportRow:
         with self.session() as s:
@@ -202,8 +211,6 @@ class Store:
 
     def save_analysis(self, report_id: int, analysis: Analysis, model: str) -> list[int]:
         """Replace the report's passages and result in one transaction; returns passage row ids."""
-        from service.embed import embedding_key
-
         with self.session() as s:
             report = s.get(ReportRow, report_id)
             if report is None:

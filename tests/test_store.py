@@ -49,3 +49,26 @@ def test_postgres_roundtrip(postgres_url, analysis):
     vectors = {"k" * 64: analysis.vectors[0]}
     store.put_vectors("all-MiniLM-L6-v2", vectors)
     assert (store.get_vectors(list(vectors))["k" * 64] == analysis.vectors[0]).all()
+
+
+def test_concurrent_uploads_of_the_same_bytes_share_one_report(tmp_path):
+    import threading
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    barrier = threading.Barrier(6)
+    results = []
+
+    def upload() -> None:
+        barrier.wait()
+        results.append(store.get_or_create_report("a" * 64, filename="same.pdf"))
+
+    threads = [threading.Thread(target=upload) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6
+    assert len({report.id for report, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(store.list_reports()) == 1
