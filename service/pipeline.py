@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def analyze_document(
     with _timed(timings, "scoring", progress):
         report = gap_report(document, passages, sdg, dd, settings)
     timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 3)
-    report = GapReport(**{**report.__dict__, "timings": dict(timings)})
+    report = replace(report, timings=dict(timings))
     if progress:
         progress("done", 1.0)
     return Analysis(document, passages, vectors, sdg, dd, report, timings)

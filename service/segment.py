@@ -115,13 +115,15 @@ def passages_from_page(
             passages.append(Passage(pid, page.number, start, end, text, current_block.heading))
         current.clear()
 
+    words = 0  # words in ``current``
     for block, start, end in _sentence_spans(nlp, page, blocks):
-        words = sum(len(page.text[s:e].split()) for s, e in current)
+        sentence_words = len(page.text[start:end].split())
         new_section = current_block is None or block.section != current_block.section
-        if new_section or words + len(page.text[start:end].split()) > max_words:
+        if new_section or words + sentence_words > max_words:
             flush()
-            current_block = block
+            current_block, words = block, 0
         current.append((start, end))
+        words += sentence_words
     flush()
     return passages, last_heading
 
