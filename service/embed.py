@@ -31,12 +31,8 @@ def encode(texts: Sequence[str], model: str, batch_size: int = 32) -> np.ndarray
     """Run the encoder; returns an (n, dim) float32 array of unit vectors."""
     encoder = get_encoder(model)
     if not texts:
-        dim = int(encoder.get_embedding_dimension() or 0)
-        return np.zeros((0, dim), dtype=np.float32)
-    vectors = encoder.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-    )
-    return np.asarray(vectors, dtype=np.float32)
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return encoder.encode(texts, batch_size)
 
 
 def embed_texts(

@@ -18,7 +18,7 @@ from service.errors import BadInput, NotFound
 from service.index import PassageIndex
 from service.ingest import pdf_page_texts, sha256_of
 from service.models import get_encoder
-from service.pipeline import analyze_pdf, classify_vectors
+from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
 from service.settings import Settings
 from service.store import JobRow, PassageRow, Store
@@ -71,7 +71,7 @@ class GapLensService:
     def index(self) -> PassageIndex:
         if self._index is None:
             model = self.settings.embedding_model
-            dim = get_encoder(model).get_embedding_dimension()
+            dim = get_encoder(model).dim
             index = PassageIndex(self.settings.data_dir / "index", model, int(dim or 0))
             ids, vectors = self.store.all_passage_vectors(model)
             if not index.load(expected_count=len(ids)):
@@ -152,9 +152,7 @@ class GapLensService:
 
     def classify(self, texts: Sequence[str]) -> tuple[list[LabelScores], list[LabelScores]]:
         """SDG and due-diligence scores for free texts (not stored)."""
-        vectors = embed_texts(list(texts), self.settings.embedding_model, self.store)
-        ids = [str(i) for i in range(len(texts))]
-        return classify_vectors(vectors, ids, self.settings)
+        return classify_texts(texts, self.settings, self.store)
 
 
 def classification_rows(

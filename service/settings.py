@@ -24,16 +24,28 @@ class Settings(BaseSettings):
     # Falls back to SQLite in data_dir; DATABASE_URL (no prefix) is honoured too, see database_url().
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     corpora_dir: Path = REPO_ROOT / "corpora"
+    # English text and search use embedding_model; the SDG classifier reads text in any other
+    # language through multilingual_model (empty: use embedding_model for every language).
     embedding_model: str = "all-MiniLM-L6-v2"
+    multilingual_model: str = "multilingual-e5-small"
     embedding_batch_size: int = 32
-    sdg_classifier: str = "zero-shot"
+    sdg_classifier: str = "trained"
     dd_classifier: str = "zero-shot"
     pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_passage_words: int = 90
     evidence_per_label: int = 5
+    # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
+    shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     host: str = "127.0.0.1"
     port: int = 8000
+
+    def sdg_encoder(self, language: str) -> str:
+        """The encoder whose vectors the SDG classifier reads for text in ``language``."""
+        # The zero-shot baseline is calibrated for the English encoder only.
+        if language == "en" or not self.multilingual_model or self.sdg_classifier == "zero-shot":
+            return self.embedding_model
+        return self.multilingual_model
 
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL: DATABASE_URL if given, else an SQLite file in the data directory."""
