@@ -1,7 +1,8 @@
 """Classifiers for the two label sets, behind one registry.
 
-``get_classifier("sdg", "zero-shot", ...)`` returns a loaded classifier; an unknown name raises an
-error that lists the registered ones.
+``get_classifier("sdg", "trained", ...)`` returns a loaded classifier; an unknown name raises an
+error that lists the registered ones. ``trained`` reads the model files in classifiers/models/
+(``gaplens train sdg`` writes them); ``zero-shot`` needs no training and is the baseline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifiers.base import Classifier
+from classifiers.linear import LinearClassifier
 from classifiers.zero_shot import SimilarityClassifier
 from service.errors import UnknownName
 from service.frameworks import load_framework
@@ -27,7 +29,14 @@ def _zero_shot(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
     return SimilarityClassifier(framework, model, center=center, scale=scale, top_k=2)
 
 
-CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {"zero-shot": _zero_shot}
+def _trained(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
+    return LinearClassifier(load_framework(framework_id, corpora_dir), model)
+
+
+CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {
+    "trained": _trained,
+    "zero-shot": _zero_shot,
+}
 _loaded: dict[tuple[str, str, Path, str], Classifier] = {}
 _lock = threading.Lock()
 

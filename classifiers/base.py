@@ -23,8 +23,10 @@ class Classifier(Protocol):
     def load(self) -> None:
         """Prepare everything expensive; called once before the first predict."""
 
-    def predict(self, vectors: np.ndarray, passage_ids: Sequence[str]) -> list[LabelScores]:
-        """Scores for each row of ``vectors`` (unit-length embeddings)."""
+    def predict(
+        self, vectors: np.ndarray, passage_ids: Sequence[str], texts: Sequence[str] | None = None
+    ) -> list[LabelScores]:
+        """Scores for each row of ``vectors`` (unit-length embeddings of ``texts``, when given)."""
         ...
 
 

@@ -87,7 +87,9 @@ class SimilarityClassifier:
                 parts.append(part)
         return parts
 
-    def predict(self, vectors: np.ndarray, passage_ids: Sequence[str]) -> list[LabelScores]:
+    def predict(
+        self, vectors: np.ndarray, passage_ids: Sequence[str], texts: Sequence[str] | None = None
+    ) -> list[LabelScores]:
         best, sims = self.label_similarities(vectors)
         probs = sigmoid((best - self.center) / self.scale)
         label_ids = self.framework.label_ids

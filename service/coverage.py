@@ -1,8 +1,10 @@
 """Coverage: per-passage label scores -> a 0-100 coverage score per SDG and per OECD step.
 
 coverage = 100 * (0.7 * depth + 0.3 * breadth), where
-  depth   = 1 - exp(-mass / 3); mass is the sum of the scores of the passages assigned to the label,
-            so three confident passages give ~63% depth and ten give ~96%;
+  depth   = 1 - exp(-mass / 3); mass is the sum over the passages assigned to the label of
+            score x substance weight (result 1.0, action 1.0, commitment 0.6, mention 0.3; see
+            corpora/evidence_types.yaml), so three confident passages reporting results give ~63%
+            depth and ten give ~96%, while ten bare mentions give ~59%;
   breadth = share of the label's parts (SDG targets, OECD sub-elements) touched by its evidence,
             counting three distinct parts (or all of them, if fewer) as full breadth.
 A label counts as addressed at coverage >= ADDRESSED_AT.
@@ -11,7 +13,9 @@ A label counts as addressed at coverage >= ADDRESSED_AT.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from service.frameworks import Framework, Label
 from service.records import Coverage, Evidence, LabelScores, Passage
@@ -29,18 +33,33 @@ def coverage_score(mass: float, parts_touched: int, parts_total: int) -> int:
     return round(100 * (0.7 * depth + 0.3 * breadth))
 
 
+@dataclass(frozen=True)
+class Substance:
+    """Evidence type per passage id, and how much each type counts toward depth."""
+
+    types: dict[str, str]
+    weights: dict[str, float]
+
+    def weight(self, passage_id: str) -> float:
+        return self.weights.get(self.types.get(passage_id, ""), 1.0)
+
+
 def label_coverage(
     framework_id: str,
     label: Label,
     passages: dict[str, Passage],
     scores: Sequence[LabelScores],
     evidence_limit: int,
+    substance: Substance,
 ) -> Coverage:
-    """Coverage of one label, with its strongest evidence passages first."""
-    supporting = sorted((s for s in scores if label.id in s.labels), key=lambda s: -s.scores[label.id])
+    """Coverage of one label, with its strongest evidence passages first (results before mentions)."""
+    supporting = sorted(
+        (s for s in scores if label.id in s.labels),
+        key=lambda s: -s.scores[label.id] * substance.weight(s.passage_id),
+    )
     own_parts = {part.id for part in label.parts}
     touched = sorted({p for s in supporting for p in s.parts if p in own_parts}, key=_part_order)
-    mass = sum(s.scores[label.id] for s in supporting)
+    mass = sum(s.scores[label.id] * substance.weight(s.passage_id) for s in supporting)
     score = coverage_score(mass, len(touched), len(label.parts))
     evidence = tuple(
         Evidence(
@@ -50,6 +69,7 @@ def label_coverage(
             score=s.scores[label.id],
             heading=passages[s.passage_id].heading,
             parts=tuple(p for p in s.parts if p in own_parts),
+            evidence_type=substance.types.get(s.passage_id, ""),
         )
         for s in supporting[:evidence_limit]
     )
@@ -64,6 +84,7 @@ def label_coverage(
         evidence=evidence,
         parts_touched=tuple(touched),
         parts_missing=missing,
+        evidence_types=dict(Counter(substance.types.get(s.passage_id, "") for s in supporting)),
     )
 
 
@@ -76,10 +97,12 @@ def framework_coverage(
     framework: Framework,
     passages: Sequence[Passage],
     scores: Sequence[LabelScores],
+    substance: Substance,
     evidence_limit: int = 5,
 ) -> tuple[Coverage, ...]:
     """Coverage for every label of a framework, in framework order."""
     by_id = {p.id: p for p in passages}
     return tuple(
-        label_coverage(framework.id, label, by_id, scores, evidence_limit) for label in framework.labels
+        label_coverage(framework.id, label, by_id, scores, evidence_limit, substance)
+        for label in framework.labels
     )

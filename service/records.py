@@ -69,6 +69,8 @@ class Evidence:
     score: float
     heading: str = ""
     parts: tuple[str, ...] = ()
+    # result / action / commitment / mention (service/substance.py)
+    evidence_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class Coverage:
     evidence: tuple[Evidence, ...]
     parts_touched: tuple[str, ...]
     parts_missing: tuple[str, ...]
+    # how many supporting passages of each evidence type (result, action, commitment, mention)
+    evidence_types: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class GapReport:
     missing_sdgs: tuple[str, ...]
     missing_steps: tuple[str, ...]
     recommendations: tuple[str, ...]
+    # SDG evidence by type over the whole report: does it report results, or only mention goals?
+    sdg_substance: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

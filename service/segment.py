@@ -137,3 +137,16 @@ def passages_from_document(document: Document, max_words: int = 90) -> list[Pass
         page_passages, heading = passages_from_page(document.sha256, page, heading, nlp, max_words)
         passages.extend(page_passages)
     return passages
+
+
+def chunks_of_text(text: str, language: str, max_words: int = 90) -> list[str]:
+    """A free text (a sentence, a page) cut into passage-sized chunks, for texts given without a PDF.
+
+    Short texts come back whole; long ones (a report page) are cut at sentence and block boundaries
+    exactly as report pages are, so the encoder never silently truncates them.
+    """
+    if len(text.split()) <= max_words:
+        return [text]
+    page = Page(number=1, text=text)
+    passages, _ = passages_from_page("", page, "", sentencizer(language), max_words)
+    return [p.text for p in passages] or [text]

@@ -1,4 +1,4 @@
-from service.coverage import ADDRESSED_AT, coverage_score, framework_coverage
+from service.coverage import ADDRESSED_AT, Substance, coverage_score, framework_coverage
 from service.frameworks import load_framework, load_profiles
 from service.gap import recommendations, report_profile
 from service.records import Coverage, LabelScores, Passage
@@ -28,7 +28,8 @@ def test_framework_coverage_counts_evidence_with_pages():
         LabelScores("p2", "oecd_dd", {"6": 0.2}, (), ()),
         LabelScores("p3", "oecd_dd", {"2": 0.7}, ("2",), ("2.2",)),
     ]
-    by_step = {c.label: c for c in framework_coverage(dd, passages, scores)}
+    substance = Substance({}, {})
+    by_step = {c.label: c for c in framework_coverage(dd, passages, scores, substance)}
     six = by_step["6"]
     assert six.evidence_count == 2 and [e.page for e in six.evidence] == [1, 2]
     assert six.parts_touched == ("6.1", "6.2") and six.parts_missing == ()
@@ -54,3 +55,17 @@ def test_recommendations_name_missing_steps_in_order():
     advice = recommendations("sdg-only", coverage, dd, load_profiles(S.corpora_dir))
     assert advice[0] == load_profiles(S.corpora_dir)["sdg-only"]["next_step"].strip()
     assert [a.split(" ")[1] for a in advice[1:]] == ["3", "4", "5", "6"]
+
+
+def test_results_count_more_than_mentions():
+    sdg = load_framework("sdg", S.corpora_dir)
+    passages = [Passage(f"p{i}", 1, 0, 10, f"text {i}") for i in range(6)]
+    scores = [LabelScores(p.id, "sdg", {"13": 0.9}, ("13",), ("13.2",)) for p in passages]
+    weights = {"result": 1.0, "mention": 0.3}
+    results = Substance({p.id: "result" for p in passages}, weights)
+    mentions = Substance({p.id: "mention" for p in passages}, weights)
+    [by_results] = [c for c in framework_coverage(sdg, passages, scores, results) if c.label == "13"]
+    [by_mentions] = [c for c in framework_coverage(sdg, passages, scores, mentions) if c.label == "13"]
+    assert by_results.score > by_mentions.score
+    assert by_results.evidence_types == {"result": 6} and by_mentions.evidence_types == {"mention": 6}
+    assert by_results.evidence[0].evidence_type == "result"

@@ -1,0 +1,125 @@
+"""Trained SDG classifier: one calibrated logistic head per goal on top of sentence embeddings.
+
+The model is two small files per encoder in classifiers/models/, written by ``gaplens train sdg``:
+``sdg-<encoder>.npz`` (weights, calibration, thresholds, target vectors) and ``sdg-<encoder>.json``
+(provenance and training numbers). No pickles: numpy arrays and JSON only.
+
+Decision rule per passage: a goal is assigned when its calibrated probability reaches the goal's own
+threshold (chosen on out-of-fold training predictions), at most ``max_labels`` goals, strongest first.
+When no goal reaches its threshold, the strongest goal is still assigned if its probability reaches
+``top1_floor`` (in the model's JSON): report passages sit lower on the curves than the short training
+texts, and without this floor 40% of the dev report passages got no goal at all (eval/RESULTS.md).
+A passage that names a goal outright ("SDG 13", "Goal 13", "duurzaam ontwikkelingsdoel 13") gets
+that goal as well. Each assigned goal is attributed to its closest targets by cosine similarity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.base import sigmoid
+from service.errors import NotFound
+from service.frameworks import Framework
+from service.records import LabelScores
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+# "SDG 13", "SDG13", "SDGs 3 and 8", "Sustainable Development Goal 13", "ontwikkelingsdoel 13"; plain
+# "Goal 13" / "Doel 13" only when capitalised, so that "our goal 3 years ago" does not count.
+_NUMBERS = r"\s?#?((?:\d{1,2}(?:\s*(?:,|and|en|&)\s*)?)+)\b"
+EXPLICIT_GOAL = (
+    re.compile(
+        r"\b(?:SDGs?|sustainable development goals?|(?:duurzame? )?ontwikkelingsdoel(?:en)?)" + _NUMBERS,
+        re.IGNORECASE,
+    ),
+    re.compile(r"\b(?:Goal|GOAL|Doel|DOEL)s?" + _NUMBERS),
+)
+MENTION_SCORE = 0.9
+TARGET_MIN_SIMILARITY = 0.3
+
+
+def model_files(framework_id: str, encoder: str, models_dir: Path = MODELS_DIR) -> tuple[Path, Path]:
+    """Where the arrays and the metadata of one trained head live."""
+    stem = f"{framework_id}-{encoder.replace('/', '_')}"
+    return models_dir / f"{stem}.npz", models_dir / f"{stem}.json"
+
+
+def explicit_goals(text: str) -> set[str]:
+    """Goal numbers a passage names outright."""
+    goals: set[str] = set()
+    for match in (m for pattern in EXPLICIT_GOAL for m in pattern.finditer(text)):
+        goals.update(str(int(n)) for n in re.findall(r"\d{1,2}", match.group(1)) if 1 <= int(n) <= 17)
+    return goals
+
+
+class LinearClassifier:
+    """Per-goal logistic heads with Platt calibration and per-goal thresholds, loaded from files."""
+
+    def __init__(
+        self, framework: Framework, encoder: str, models_dir: Path = MODELS_DIR, max_labels: int = 3
+    ) -> None:
+        self.framework = framework
+        self.encoder = encoder
+        self.models_dir = models_dir
+        self.max_labels = max_labels
+        self.meta: dict = {}
+
+    def load(self) -> None:
+        if self.meta:
+            return
+        arrays_path, meta_path = model_files(self.framework.id, self.encoder, self.models_dir)
+        if not arrays_path.exists():
+            raise NotFound(
+                f"no trained {self.framework.id} model for encoder {self.encoder!r} in {self.models_dir}; "
+                "run `gaplens train sdg` or choose the zero-shot classifier"
+            )
+        arrays = np.load(arrays_path, allow_pickle=False)
+        self.weights = arrays["weights"].astype(np.float32)
+        self.bias = arrays["bias"].astype(np.float32)
+        self.platt = arrays["platt"].astype(np.float32)
+        self.thresholds = arrays["thresholds"].astype(np.float32)
+        self.target_vectors = arrays["target_vectors"].astype(np.float32)
+        self.target_ids = [str(t) for t in arrays["target_ids"]]
+        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        self.top1_floor = float(self.meta["top1_floor"])
+        if self.meta["labels"] != list(self.framework.label_ids):
+            raise ValueError(f"{arrays_path} was trained for other labels than {self.framework.id}")
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """(passages x goals) calibrated probabilities."""
+        self.load()
+        margins = vectors @ self.weights.T + self.bias
+        return sigmoid(self.platt[:, 0] * margins + self.platt[:, 1])
+
+    def best_targets(self, vector: np.ndarray, goal: str, limit: int = 2) -> list[str]:
+        """The goal's targets closest to the passage, most similar first."""
+        rows = [i for i, t in enumerate(self.target_ids) if t.split(".")[0] == goal]
+        sims = self.target_vectors[rows] @ vector
+        order = np.argsort(-sims)[:limit]
+        return [self.target_ids[rows[i]] for i in order if sims[i] >= TARGET_MIN_SIMILARITY]
+
+    def predict(
+        self, vectors: np.ndarray, passage_ids: Sequence[str], texts: Sequence[str] | None = None
+    ) -> list[LabelScores]:
+        probs = self.probabilities(vectors)
+        label_ids = list(self.framework.label_ids)
+        results = []
+        for row, pid in enumerate(passage_ids):
+            p = probs[row]
+            named = explicit_goals(texts[row]) if texts is not None else set()
+            for goal in named:
+                p[label_ids.index(goal)] = max(p[label_ids.index(goal)], MENTION_SCORE)
+            order = np.argsort(-p)
+            passing = [j for j in order if p[j] >= self.thresholds[j]]
+            if not passing and p[order[0]] >= self.top1_floor:
+                passing = [order[0]]
+            chosen = tuple(label_ids[j] for j in passing[: self.max_labels])
+            chosen += tuple(sorted(g for g in named if g not in chosen))
+            parts = tuple(t for goal in chosen for t in self.best_targets(vectors[row], goal))
+            scores = {lid: round(float(p[j]), 4) for j, lid in enumerate(label_ids)}
+            results.append(LabelScores(pid, self.framework.id, scores, chosen, parts))
+        return results

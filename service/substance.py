@@ -1,0 +1,60 @@
+"""Substance: whether a passage is a measured result, an action, a commitment, or a bare mention.
+
+Coverage weighs evidence by this (a report that lists SDG icons should not score like one that
+reports what it did). The rules are data in corpora/evidence_types.yaml; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+EvidenceType = Literal["result", "action", "commitment", "mention"]
+EVIDENCE_TYPES: tuple[EvidenceType, ...] = ("result", "action", "commitment", "mention")
+
+
+@dataclass(frozen=True)
+class SubstanceRules:
+    """Compiled cue patterns and the coverage weight of each evidence type."""
+
+    quantity: re.Pattern[str]
+    achieved: re.Pattern[str]
+    action: re.Pattern[str]
+    commitment: re.Pattern[str]
+    weights: dict[str, float]
+
+
+def _compile(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+@lru_cache(maxsize=2)
+def load_substance_rules(corpora_dir: Path) -> SubstanceRules:
+    """Read corpora/evidence_types.yaml once."""
+    raw = yaml.safe_load((corpora_dir / "evidence_types.yaml").read_text(encoding="utf-8"))
+    patterns = raw["patterns"]
+    return SubstanceRules(
+        quantity=_compile(patterns["quantity"]),
+        achieved=_compile(patterns["achieved"]),
+        action=_compile(patterns["action"]),
+        commitment=_compile(patterns["commitment"]),
+        weights={k: float(v) for k, v in raw["weights"].items()},
+    )
+
+
+def evidence_type(text: str, rules: SubstanceRules) -> EvidenceType:
+    """The strongest kind of evidence the text gives; the order is written in the rules file."""
+    quantity = bool(rules.quantity.search(text))
+    commitment = bool(rules.commitment.search(text))
+    if quantity and (rules.achieved.search(text) or not commitment):
+        return "result"
+    if rules.action.search(text):
+        return "action"
+    if commitment:
+        return "commitment"
+    return "mention"
