@@ -23,7 +23,7 @@ from service.ingest import detect_language, document_from_pdf
 from service.records import Document, GapReport, LabelScores, Passage
 from service.segment import chunks_of_text, passages_from_document
 from service.settings import Settings
-from service.substance import evidence_type, load_substance_rules
+from service.substance import evidence_type, load_substance_rules, substance_advice
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.
 Progress = Callable[[str, float], None]
@@ -144,6 +144,9 @@ def gap_report(
     dd = framework_coverage(dd_fw, passages, dd_scores, substance, limit)
     profile, sdg_score, dd_score = report_profile(sdg, dd)
     advice = recommendations(profile, dd, dd_fw, load_profiles(settings.corpora_dir))
+    sdg_substance = dict(Counter(substance.types[s.passage_id] for s in sdg_scores if s.labels))
+    if thin := substance_advice(sdg_substance, rules):
+        advice = (*advice, thin)
     return GapReport(
         document_sha256=document.sha256,
         filename=document.filename,
@@ -158,7 +161,7 @@ def gap_report(
         missing_sdgs=tuple(c.label for c in sdg if not c.addressed),
         missing_steps=tuple(c.label for c in dd if not c.addressed),
         recommendations=advice,
-        sdg_substance=dict(Counter(substance.types[s.passage_id] for s in sdg_scores if s.labels)),
+        sdg_substance=sdg_substance,
     )
 
 

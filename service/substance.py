@@ -27,6 +27,8 @@ class SubstanceRules:
     action: re.Pattern[str]
     commitment: re.Pattern[str]
     weights: dict[str, float]
+    advice_when_thin: str = ""
+    thin_below: float = 0.5
 
 
 def _compile(patterns: list[str]) -> re.Pattern[str]:
@@ -44,6 +46,8 @@ def load_substance_rules(corpora_dir: Path) -> SubstanceRules:
         action=_compile(patterns["action"]),
         commitment=_compile(patterns["commitment"]),
         weights={k: float(v) for k, v in raw["weights"].items()},
+        advice_when_thin=" ".join(str(raw.get("advice_when_thin", "")).split()),
+        thin_below=float(raw.get("thin_below", 0.5)),
     )
 
 
@@ -58,3 +62,10 @@ def evidence_type(text: str, rules: SubstanceRules) -> EvidenceType:
     if commitment:
         return "commitment"
     return "mention"
+
+
+def substance_advice(counts: dict[str, int], rules: SubstanceRules) -> str:
+    """The advice for reports whose SDG evidence is mostly commitments and mentions, else ""."""
+    total = sum(counts.values())
+    concrete = counts.get("result", 0) + counts.get("action", 0)
+    return rules.advice_when_thin if total and concrete / total < rules.thin_below else ""

@@ -11,9 +11,10 @@ import pytest
 from classifiers import get_classifier
 from classifiers.linear import MODELS_DIR, explicit_goals, model_files
 from classifiers.sdg_training import corporate_actions, is_dev_text, train_sdg
-from service.pipeline import classify_texts
+from service.ingest import document_from_sections
+from service.pipeline import analyze_document, classify_texts
 from service.settings import Settings
-from service.substance import evidence_type, load_substance_rules
+from service.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice
 
 S = Settings()
 REPO = Path(__file__).resolve().parents[1]
@@ -144,3 +145,21 @@ def test_training_from_scratch_reproduces_the_shipped_model(tmp_path):
 
     assert abs(top1_accuracy(new) - top1_accuracy(old)) < 0.02
     assert top1_accuracy(new) > 0.6
+
+
+def test_thin_sdg_evidence_gets_advice():
+    rules = load_substance_rules(S.corpora_dir)
+    assert substance_advice({"mention": 3, "commitment": 2, "result": 1}, rules)
+    assert substance_advice({"result": 3, "action": 1, "mention": 1}, rules) == ""
+    assert substance_advice({}, rules) == ""
+
+
+def test_a_dutch_report_gets_dutch_evidence_with_types(settings):
+    rows = [json.loads(line) for line in (REPO / "eval" / "data" / "sdg_dev_nl.jsonl").open(encoding="utf-8")]
+    document = document_from_sections([{"title": "", "text": r["text"]} for r in rows], "nl.json")
+    assert document.language == "nl"
+    report = analyze_document(document, settings).report
+    coverage = {c.label: c for c in report.sdg}
+    assert coverage["13"].addressed and coverage["6"].addressed
+    assert all(e.evidence_type in EVIDENCE_TYPES for e in coverage["13"].evidence)
+    assert sum(report.sdg_substance.values()) >= coverage["13"].evidence_count
