@@ -56,6 +56,8 @@ def test_gap_analysis_has_both_sides_with_evidence(client, done_job):
     assert analysis["pages"] == 35 and analysis["recommendations"]
     evidence = [e for c in analysis["sdg"] for e in c["evidence"]]
     assert evidence and all(1 <= e["page"] <= 35 and e["text"] for e in evidence)
+    assert all(e["evidence_type"] in {"result", "action", "commitment", "mention"} for e in evidence)
+    assert sum(analysis["sdg_substance"].values()) >= max(c["evidence_count"] for c in analysis["sdg"])
     assert all(0 <= c["score"] <= 100 for c in analysis["sdg"] + analysis["due_diligence"])
 
 
@@ -121,6 +123,7 @@ def test_pages_render(client, done_job):
     assert "Analyse a sustainability report" in client.get("/").text
     page = client.get(f"/reports/{done_job['report_id']}").text
     assert "Sustainable Development Goals" in page and "p. " in page
+    assert "Results · actions · commitments · mentions" in page
     assert client.get("/docs").status_code == 200
 
 
