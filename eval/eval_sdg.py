@@ -8,6 +8,8 @@ Dev sets (never trained on; provenance in eval/LABELLING.md):
 - short:   corporate_actions.csv rows whose text hash puts them in the dev split (one label each)
 - reports: 120 English report passages, labelled by us (multi-label, 29 with no goal)
 - dutch:   the same 120 passages translated into Dutch by us, same labels
+The report passages with a goal also carry our evidence-type label (result / action / commitment /
+mention), against which the substance rules are scored at the end.
 
 Metrics per SDG: accuracy = balanced accuracy (mean of recall on the goal's texts and specificity on
 the others), as in the public per-SDG benchmark the issue quotes; precision, recall, F1. Averages are
@@ -25,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +41,7 @@ from eval.aurora import load_queries, matching_targets  # noqa: E402
 from service.embed import embed_texts  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from service.substance import evidence_type, load_substance_rules  # noqa: E402
 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
 GOALS = list(range(1, 18))
@@ -141,6 +145,25 @@ def compare_floors(settings: Settings) -> None:
         )
 
 
+def substance_agreement(settings: Settings) -> None:
+    """How often the evidence-type rules agree with our labels, per language, with the confusions."""
+    rules = load_substance_rules(settings.corpora_dir)
+    print("\n## evidence type (rules in corpora/evidence_types.yaml vs our labels)")
+    for file in ("sdg_dev_report_passages.jsonl", "sdg_dev_nl.jsonl"):
+        rows = [json.loads(line) for line in (EVAL_DATA / file).read_text(encoding="utf-8").splitlines()]
+        pairs = [
+            (r["evidence_type"], evidence_type(r["text"], rules)) for r in rows if r.get("evidence_type")
+        ]
+        agree = sum(gold == guess for gold, guess in pairs) / len(pairs)
+        concrete = {"result", "action"}
+        binary = sum((gold in concrete) == (guess in concrete) for gold, guess in pairs) / len(pairs)
+        confusions = Counter(f"{gold}->{guess}" for gold, guess in pairs if gold != guess).most_common(3)
+        print(
+            f"{file:<32}{len(pairs):>4} passages  4 types {100 * agree:.1f}%  "
+            f"concrete or not {100 * binary:.1f}%  most confused: {confusions}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -194,6 +217,7 @@ def main() -> None:
                     f"{100 * row['recall']:>7.1f}{100 * row['f1']:>7.1f}   "
                     f"{100 * base[goal]['accuracy']:>9.1f}{100 * base[goal]['f1']:>9.1f}"
                 )
+    substance_agreement(shipped)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
