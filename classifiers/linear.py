@@ -25,6 +25,7 @@ import numpy as np
 from classifiers.base import sigmoid
 from service.errors import NotFound
 from service.frameworks import Framework
+from service.models import HEAD_OF
 from service.records import LabelScores
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -71,7 +72,8 @@ class LinearClassifier:
     def load(self) -> None:
         if self.meta:
             return
-        arrays_path, meta_path = model_files(self.framework.id, self.encoder, self.models_dir)
+        encoder = HEAD_OF.get(self.encoder, self.encoder)
+        arrays_path, meta_path = model_files(self.framework.id, encoder, self.models_dir)
         if not arrays_path.exists():
             raise NotFound(
                 f"no trained {self.framework.id} model for encoder {self.encoder!r} in {self.models_dir}; "

@@ -2,6 +2,7 @@ import numpy as np
 
 from service.embed import embed_texts, embedding_key
 from service.index import PassageIndex
+from service.settings import Settings
 from service.store import Store
 
 MODEL = "all-MiniLM-L6-v2"
@@ -52,3 +53,23 @@ def test_index_search_filter_persist_and_reload(tmp_path):
     assert reloaded.search(query, k=1)[0][0] == top[0][0]
     assert not PassageIndex(tmp_path / "index", MODEL, 384).load(expected_count=5)
     assert not PassageIndex(tmp_path / "index", "other-model", 384).load(expected_count=4)
+
+
+def test_int8_onnx_encoder_tracks_the_pytorch_one(tmp_path, monkeypatch):
+    """The optional int8 export stays close enough to share the trained heads."""
+    from classifiers.linear import LinearClassifier
+    from service.embed import encode
+    from service.frameworks import load_framework
+
+    monkeypatch.setenv("GAPLENS_MODEL_CACHE", str(tmp_path))  # read when the encoder is first loaded
+    texts = [
+        "Scope 1 and 2 emissions fell 41% against our 2019 baseline.",
+        "Women hold 40% of management positions and the gender pay gap has been closed.",
+        "The annual general meeting will take place in Vienna on 14 May.",
+    ]
+    int8 = encode(texts, "all-MiniLM-L6-v2-int8")
+    fp32 = encode(texts, "all-MiniLM-L6-v2")
+    assert (tmp_path / "all-MiniLM-L6-v2-int8.onnx").exists()
+    assert float(np.min(np.sum(int8 * fp32, axis=1))) > 0.97
+    head = LinearClassifier(load_framework("sdg", Settings().corpora_dir), "all-MiniLM-L6-v2-int8")
+    assert [r.labels for r in head.predict(int8, ["a", "b", "c"], texts)][:2] == [("13",), ("5",)]
