@@ -49,6 +49,11 @@ def model_files(framework_id: str, encoder: str, models_dir: Path = MODELS_DIR) 
     return models_dir / f"{stem}.npz", models_dir / f"{stem}.json"
 
 
+def calibrated(margins: np.ndarray, platt: np.ndarray) -> np.ndarray:
+    """Per-goal Platt curves over head margins: (n x goals) margins -> probabilities."""
+    return sigmoid(platt[:, 0] * margins + platt[:, 1])
+
+
 def explicit_goals(text: str) -> set[str]:
     """Goal numbers a passage names outright."""
     goals: set[str] = set()
@@ -86,6 +91,9 @@ class LinearClassifier:
         self.thresholds = arrays["thresholds"].astype(np.float32)
         self.target_vectors = arrays["target_vectors"].astype(np.float32)
         self.target_ids = [str(t) for t in arrays["target_ids"]]
+        self.target_rows: dict[str, list[int]] = {}
+        for i, target in enumerate(self.target_ids):
+            self.target_rows.setdefault(target.split(".")[0], []).append(i)
         self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
         self.top1_floor = float(self.meta["top1_floor"])
         if self.meta["labels"] != list(self.framework.label_ids):
@@ -94,12 +102,11 @@ class LinearClassifier:
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(passages x goals) calibrated probabilities."""
         self.load()
-        margins = vectors @ self.weights.T + self.bias
-        return sigmoid(self.platt[:, 0] * margins + self.platt[:, 1])
+        return calibrated(vectors @ self.weights.T + self.bias, self.platt)
 
     def best_targets(self, vector: np.ndarray, goal: str, limit: int = 2) -> list[str]:
         """The goal's targets closest to the passage, most similar first."""
-        rows = [i for i, t in enumerate(self.target_ids) if t.split(".")[0] == goal]
+        rows = self.target_rows.get(goal, [])
         sims = self.target_vectors[rows] @ vector
         order = np.argsort(-sims)[:limit]
         return [self.target_ids[rows[i]] for i in order if sims[i] >= TARGET_MIN_SIMILARITY]

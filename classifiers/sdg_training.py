@@ -8,8 +8,8 @@ Training data, each example labelled with one or more goals or with none (see ev
   encoder also the German, French, Spanish and Italian target texts (sdg_targets_multilang.csv).
 - ``own``: report-style sentences in English and Dutch written by us (corpora/sdg_examples.yaml),
   including passages that address no goal.
-- ``report_labelled``: 200 passages of the training reports labelled by us
-  (corpora/sdg_report_passages.jsonl, 59 of them with no goal): in-domain text, weighted higher.
+- ``report_labelled``: 400 passages of the training reports labelled by us
+  (corpora/sdg_report_passages.jsonl, 136 of them with no goal): in-domain text.
 - ``report_boilerplate``: passages of the training reports in shared/data/reports/text whose section
   title marks them as legal, governance or navigation text (BOILERPLATE_TITLE), labelled "no goal".
   The reports whose passages make up the report dev set are excluded (DEV_REPORTS).
@@ -37,7 +37,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from classifiers.linear import MODELS_DIR, model_files
+from classifiers.linear import MODELS_DIR, calibrated, model_files
 from service.embed import encode
 from service.frameworks import load_framework
 from service.ingest import document_from_sections
@@ -160,11 +160,11 @@ def training_examples(shared_data: Path, corpora_dir: Path, multilingual: bool) 
     return unique
 
 
-def label_matrix(examples: Sequence[Example], n_goals: int = 17) -> np.ndarray:
-    """(examples x goals) 0/1 matrix."""
-    y = np.zeros((len(examples), n_goals), dtype=np.int8)
-    for i, example in enumerate(examples):
-        for goal in example.goals:
+def label_matrix(goal_lists: Sequence[Sequence[int]], n_goals: int = 17) -> np.ndarray:
+    """(texts x goals) 0/1 matrix from each text's goal numbers (1-17)."""
+    y = np.zeros((len(goal_lists), n_goals), dtype=np.int8)
+    for i, goals in enumerate(goal_lists):
+        for goal in goals:
             y[i, goal - 1] = 1
     return y
 
@@ -196,7 +196,7 @@ def platt_and_thresholds(margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     for j in range(y.shape[1]):
         curve = LogisticRegression(C=1e6, max_iter=1000).fit(margins[:, [j]], y[:, j])
         platt[j] = curve.coef_[0][0], curve.intercept_[0]
-        probs = 1.0 / (1.0 + np.exp(-(platt[j, 0] * margins[:, j] + platt[j, 1])))
+        probs = calibrated(margins[:, [j]], platt[[j]])[:, 0]
         f1 = [_f1(probs >= t, y[:, j] == 1) for t in grid]
         thresholds[j] = grid[int(np.argmax(f1))]
     return platt, thresholds
@@ -231,11 +231,11 @@ def train_sdg(
     multilingual = encoder != "all-MiniLM-L6-v2" if multilingual is None else multilingual
     examples = training_examples(shared_data, corpora_dir, multilingual)
     x = encode([e.text for e in examples], encoder).astype(np.float64)
-    y = label_matrix(examples)
+    y = label_matrix([e.goals for e in examples])
     margins = out_of_fold_margins(x, y)
     platt, thresholds = platt_and_thresholds(margins, y)
     weights, bias = _fit_heads(x, y)
-    oof_probs = 1.0 / (1.0 + np.exp(-(platt[:, 0] * margins + platt[:, 1])))
+    oof_probs = calibrated(margins, platt)
     target_ids, target_texts = target_anchors(corpora_dir)
     target_vectors = encode(target_texts, encoder)
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from classifiers.sdg_training import corporate_actions  # noqa: E402
+from eval.eval_sdg import read_dev_rows  # noqa: E402
 from service.ingest import document_from_sections  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.segment import passages_from_document  # noqa: E402
@@ -36,8 +37,7 @@ def inputs(settings: Settings) -> dict[str, list[str]]:
     hm_path = settings.shared_data_dir / "reports" / "text" / "hm-sustainability-2022.json"
     hm = document_from_sections(json.loads(hm_path.read_text(encoding="utf-8")), hm_path.name)
     report = [p.text for p in passages_from_document(hm, settings.max_passage_words)][:500]
-    dutch_path = Path(__file__).resolve().parent / "data" / "sdg_dev_nl.jsonl"
-    dutch = [json.loads(line)["text"] for line in dutch_path.read_text(encoding="utf-8").splitlines()]
+    dutch = [row["text"] for row in read_dev_rows("sdg_dev_nl.jsonl")]
     return {"short texts (en)": short, "report passages (en)": report, "report passages (nl)": dutch}
 
 

@@ -36,12 +36,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifiers import get_classifier  # noqa: E402
-from classifiers.sdg_training import corporate_actions  # noqa: E402
+from classifiers.sdg_training import corporate_actions, label_matrix  # noqa: E402
 from eval.aurora import load_queries, matching_targets  # noqa: E402
 from service.embed import embed_texts  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.substance import evidence_type, load_substance_rules  # noqa: E402
+from service.substance import CONCRETE, evidence_type, load_substance_rules  # noqa: E402
 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
 GOALS = list(range(1, 18))
@@ -57,18 +57,19 @@ class DevSet:
 
 
 def _matrix(label_lists: list[list[int]]) -> np.ndarray:
-    y = np.zeros((len(label_lists), 17), dtype=bool)
-    for i, goals in enumerate(label_lists):
-        for g in goals:
-            y[i, g - 1] = True
-    return y
+    return label_matrix(label_lists).astype(bool)
+
+
+def read_dev_rows(file: str) -> list[dict]:
+    """The rows of one JSONL dev set in eval/data."""
+    return [json.loads(line) for line in (EVAL_DATA / file).read_text(encoding="utf-8").splitlines()]
 
 
 def load_dev_sets(settings: Settings) -> list[DevSet]:
     short = corporate_actions(settings.shared_data_dir, "dev")
     sets = [DevSet("short", [e.text for e in short], _matrix([list(e.goals) for e in short]))]
     for name, file in (("reports", "sdg_dev_report_passages.jsonl"), ("dutch", "sdg_dev_nl.jsonl")):
-        rows = [json.loads(line) for line in (EVAL_DATA / file).read_text(encoding="utf-8").splitlines()]
+        rows = read_dev_rows(file)
         sets.append(DevSet(name, [r["text"] for r in rows], _matrix([r["sdgs"] for r in rows])))
     return sets
 
@@ -150,13 +151,12 @@ def substance_agreement(settings: Settings) -> None:
     rules = load_substance_rules(settings.corpora_dir)
     print("\n## evidence type (rules in corpora/evidence_types.yaml vs our labels)")
     for file in ("sdg_dev_report_passages.jsonl", "sdg_dev_nl.jsonl"):
-        rows = [json.loads(line) for line in (EVAL_DATA / file).read_text(encoding="utf-8").splitlines()]
+        rows = read_dev_rows(file)
         pairs = [
             (r["evidence_type"], evidence_type(r["text"], rules)) for r in rows if r.get("evidence_type")
         ]
         agree = sum(gold == guess for gold, guess in pairs) / len(pairs)
-        concrete = {"result", "action"}
-        binary = sum((gold in concrete) == (guess in concrete) for gold, guess in pairs) / len(pairs)
+        binary = sum((gold in CONCRETE) == (guess in CONCRETE) for gold, guess in pairs) / len(pairs)
         confusions = Counter(f"{gold}->{guess}" for gold, guess in pairs if gold != guess).most_common(3)
         print(
             f"{file:<32}{len(pairs):>4} passages  4 types {100 * agree:.1f}%  "

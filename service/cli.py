@@ -74,7 +74,7 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
 def classify(
     infile: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL: id, text")],
     out: Annotated[Path, typer.Option("--out", "-o", help="JSONL output, same order and ids")],
-    batch: Annotated[int, typer.Option(help="Texts per encoder batch")] = 256,
+    batch: Annotated[int, typer.Option(help="Texts read and written per step")] = 256,
 ) -> None:
     """Classify texts: SDG goals, targets and due-diligence steps per line."""
     from service.engine import classification_rows

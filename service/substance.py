@@ -16,6 +16,8 @@ import yaml
 
 EvidenceType = Literal["result", "action", "commitment", "mention"]
 EVIDENCE_TYPES: tuple[EvidenceType, ...] = ("result", "action", "commitment", "mention")
+# The types that say what a company did, as opposed to what it intends or names.
+CONCRETE: frozenset[str] = frozenset({"result", "action"})
 
 
 @dataclass(frozen=True)
@@ -67,5 +69,5 @@ def evidence_type(text: str, rules: SubstanceRules) -> EvidenceType:
 def substance_advice(counts: dict[str, int], rules: SubstanceRules) -> str:
     """The advice for reports whose SDG evidence is mostly commitments and mentions, else ""."""
     total = sum(counts.values())
-    concrete = counts.get("result", 0) + counts.get("action", 0)
+    concrete = sum(n for kind, n in counts.items() if kind in CONCRETE)
     return rules.advice_when_thin if total and concrete / total < rules.thin_below else ""
