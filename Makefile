@@ -44,10 +44,12 @@ bench: setup
 # Rebuild classifiers/models/ from corpora/ and ../shared/data (about 4 minutes on 2 cores).
 train: setup
 	$(BIN)/gaplens train sdg
+	$(BIN)/gaplens train dd
 
-# Dev-set scores of the shipped SDG classifier against the zero-shot and Aurora baselines.
+# Dev-set scores of the shipped classifiers against their baselines (SDG: zero-shot, Aurora; OECD: zero-shot).
 eval: setup
 	$(BIN)/python eval/eval_sdg.py --per-sdg
+	$(BIN)/python eval/eval_dd.py
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache

@@ -2,7 +2,8 @@
 
 ``get_classifier("sdg", "trained", ...)`` returns a loaded classifier; an unknown name raises an
 error that lists the registered ones. ``trained`` reads the model files in classifiers/models/
-(``gaplens train sdg`` writes them); ``zero-shot`` needs no training and is the baseline.
+(``gaplens train sdg`` / ``gaplens train dd`` write them); ``zero-shot`` needs no training and is
+the baseline.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifiers.base import Classifier
-from classifiers.linear import LinearClassifier
+from classifiers.linear import LinearClassifier, cue_matcher, explicit_goals
 from classifiers.zero_shot import SimilarityClassifier
 from service.errors import UnknownName
 from service.frameworks import load_framework
@@ -30,7 +31,9 @@ def _zero_shot(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
 
 
 def _trained(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
-    return LinearClassifier(load_framework(framework_id, corpora_dir), model)
+    framework = load_framework(framework_id, corpora_dir)
+    named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
+    return LinearClassifier(framework, model, named_labels=named)
 
 
 CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {

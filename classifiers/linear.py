@@ -1,23 +1,25 @@
-"""Trained SDG classifier: one calibrated logistic head per goal on top of sentence embeddings.
+"""Trained classifiers: one calibrated logistic head per label on top of sentence embeddings.
 
-The model is two small files per encoder in classifiers/models/, written by ``gaplens train sdg``:
-``sdg-<encoder>.npz`` (weights, calibration, thresholds, target vectors) and ``sdg-<encoder>.json``
-(provenance and training numbers). No pickles: numpy arrays and JSON only.
+The same class reads the SDG heads (17 goals) and the OECD due-diligence heads (6 steps). Each model
+is two small files per framework and encoder in classifiers/models/, written by ``gaplens train``:
+``<framework>-<encoder>.npz`` (weights, calibration, thresholds, part vectors) and ``.json``
+(provenance, training numbers and the decision rule). No pickles: numpy arrays and JSON only.
 
-Decision rule per passage: a goal is assigned when its calibrated probability reaches the goal's own
-threshold (chosen on out-of-fold training predictions), at most ``max_labels`` goals, strongest first.
-When no goal reaches its threshold, the strongest goal is still assigned if its probability reaches
-``top1_floor`` (in the model's JSON): report passages sit lower on the curves than the short training
+Decision rule per passage: a label is assigned when its calibrated probability reaches the label's
+own threshold (chosen on out-of-fold training predictions), at most ``max_labels`` labels, strongest
+first. SDG only: when no goal reaches its threshold, the strongest goal is still assigned if its
+probability reaches ``top1_floor``: report passages sit lower on the curves than the short training
 texts, and without this floor 40% of the dev report passages got no goal at all (eval/RESULTS.md).
-A passage that names a goal outright ("SDG 13", "Goal 13", "duurzaam ontwikkelingsdoel 13") gets
-that goal as well. Each assigned goal is attributed to its closest targets by cosine similarity.
+Most passages take no due-diligence step, so the OECD heads have no floor. A passage that names a
+goal outright ("SDG 13", "Goal 13", "duurzaam ontwikkelingsdoel 13") gets that goal as well. Each
+assigned label is attributed to its closest parts (SDG targets, OECD sub-elements) by cosine similarity.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,7 @@ EXPLICIT_GOAL = (
     re.compile(r"\b(?:Goal|GOAL|Doel|DOEL)s?" + _NUMBERS),
 )
 MENTION_SCORE = 0.9
-TARGET_MIN_SIMILARITY = 0.3
+PART_MIN_SIMILARITY = 0.3
 
 
 def model_files(framework_id: str, encoder: str, models_dir: Path = MODELS_DIR) -> tuple[Path, Path]:
@@ -62,16 +64,36 @@ def explicit_goals(text: str) -> set[str]:
     return goals
 
 
+def cue_matcher(framework: Framework) -> Callable[[str], set[str]] | None:
+    """A function giving the labels whose cue words (corpora, ``cues``) a text contains; None if no cues."""
+    patterns = {
+        label.id: re.compile("|".join(f"(?:{c})" for c in label.cues), re.IGNORECASE)
+        for label in framework.labels
+        if label.cues
+    }
+    if not patterns:
+        return None
+    return lambda text: {label for label, pattern in patterns.items() if pattern.search(text)}
+
+
 class LinearClassifier:
-    """Per-goal logistic heads with Platt calibration and per-goal thresholds, loaded from files."""
+    """Per-label logistic heads with Platt calibration and per-label thresholds, loaded from files.
+
+    ``named_labels`` finds labels a text names outright (SDG goal numbers, OECD step cues such as
+    "grievance mechanism"); those are assigned too.
+    """
 
     def __init__(
-        self, framework: Framework, encoder: str, models_dir: Path = MODELS_DIR, max_labels: int = 3
+        self,
+        framework: Framework,
+        encoder: str,
+        models_dir: Path = MODELS_DIR,
+        named_labels: Callable[[str], set[str]] | None = None,
     ) -> None:
         self.framework = framework
         self.encoder = encoder
         self.models_dir = models_dir
-        self.max_labels = max_labels
+        self.named_labels = named_labels
         self.meta: dict = {}
 
     def load(self) -> None:
@@ -82,34 +104,41 @@ class LinearClassifier:
         if not arrays_path.exists():
             raise NotFound(
                 f"no trained {self.framework.id} model for encoder {self.encoder!r} in {self.models_dir}; "
-                "run `gaplens train sdg` or choose the zero-shot classifier"
+                "run `gaplens train` or choose the zero-shot classifier"
             )
         arrays = np.load(arrays_path, allow_pickle=False)
         self.weights = arrays["weights"].astype(np.float32)
         self.bias = arrays["bias"].astype(np.float32)
         self.platt = arrays["platt"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
-        self.target_vectors = arrays["target_vectors"].astype(np.float32)
-        self.target_ids = [str(t) for t in arrays["target_ids"]]
-        self.target_rows: dict[str, list[int]] = {}
-        for i, target in enumerate(self.target_ids):
-            self.target_rows.setdefault(target.split(".")[0], []).append(i)
+        self.part_vectors = arrays["part_vectors"].astype(np.float32)
+        self.part_ids = [str(t) for t in arrays["part_ids"]]
+        self.part_rows: dict[str, list[int]] = {}
+        for i, part in enumerate(self.part_ids):
+            self.part_rows.setdefault(part.split(".")[0], []).append(i)
         self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        self.top1_floor = float(self.meta["top1_floor"])
+        floor = self.meta.get("top1_floor")
+        self.top1_floor = float(floor) if floor is not None else None
+        self.max_labels = int(self.meta.get("max_labels", 3))
         if self.meta["labels"] != list(self.framework.label_ids):
             raise ValueError(f"{arrays_path} was trained for other labels than {self.framework.id}")
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """(passages x goals) calibrated probabilities."""
+        """(passages x labels) calibrated probabilities."""
         self.load()
         return calibrated(vectors @ self.weights.T + self.bias, self.platt)
 
-    def best_targets(self, vector: np.ndarray, goal: str, limit: int = 2) -> list[str]:
-        """The goal's targets closest to the passage, most similar first."""
-        rows = self.target_rows.get(goal, [])
-        sims = self.target_vectors[rows] @ vector
-        order = np.argsort(-sims)[:limit]
-        return [self.target_ids[rows[i]] for i in order if sims[i] >= TARGET_MIN_SIMILARITY]
+    def best_parts(self, vector: np.ndarray, label: str, limit: int = 2) -> list[str]:
+        """The label's parts closest to the passage, most similar first, one entry per part."""
+        rows = self.part_rows.get(label, [])
+        sims = self.part_vectors[rows] @ vector
+        parts: list[str] = []
+        for i in np.argsort(-sims):
+            if sims[i] < PART_MIN_SIMILARITY or len(parts) == limit:
+                break
+            if self.part_ids[rows[i]] not in parts:
+                parts.append(self.part_ids[rows[i]])
+        return parts
 
     def predict(
         self, vectors: np.ndarray, passage_ids: Sequence[str], texts: Sequence[str] | None = None
@@ -119,16 +148,16 @@ class LinearClassifier:
         results = []
         for row, pid in enumerate(passage_ids):
             p = probs[row]
-            named = explicit_goals(texts[row]) if texts is not None else set()
-            for goal in named:
-                p[label_ids.index(goal)] = max(p[label_ids.index(goal)], MENTION_SCORE)
+            named = self.named_labels(texts[row]) if self.named_labels and texts is not None else set()
+            for label in named:
+                p[label_ids.index(label)] = max(p[label_ids.index(label)], MENTION_SCORE)
             order = np.argsort(-p)
             passing = [j for j in order if p[j] >= self.thresholds[j]]
-            if not passing and p[order[0]] >= self.top1_floor:
+            if not passing and self.top1_floor is not None and p[order[0]] >= self.top1_floor:
                 passing = [order[0]]
             chosen = tuple(label_ids[j] for j in passing[: self.max_labels])
             chosen += tuple(sorted(g for g in named if g not in chosen))
-            parts = tuple(t for goal in chosen for t in self.best_targets(vectors[row], goal))
+            parts = tuple(t for label in chosen for t in self.best_parts(vectors[row], label))
             scores = {lid: round(float(p[j]), 4) for j, lid in enumerate(label_ids)}
             results.append(LabelScores(pid, self.framework.id, scores, chosen, parts))
         return results

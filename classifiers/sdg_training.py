@@ -1,4 +1,4 @@
-"""Training the SDG classifier: data assembly, fit, calibration, thresholds, files.
+"""Training the SDG classifier: the data it learns from (fitting is classifiers/heads.py).
 
 Training data, each example labelled with one or more goals or with none (see eval/LABELLING.md):
 - ``corporate_actions``: the train split of shared/data/sdg_labelled/corporate_actions.csv. The split
@@ -14,10 +14,8 @@ Training data, each example labelled with one or more goals or with none (see ev
   title marks them as legal, governance or navigation text (BOILERPLATE_TITLE), labelled "no goal".
   The reports whose passages make up the report dev set are excluded (DEV_REPORTS).
 
-Fit: one logistic regression per goal (one-vs-rest, so "no goal" is a negative for every goal).
-Calibration and thresholds come from 5-fold out-of-fold margins on the training data: a Platt
-curve per goal, then the threshold that maximises that goal's F1. Deterministic: the same data and
-encoder give the same files (fixed fold seed, lbfgs).
+Fit, calibration and thresholds: ``classifiers.heads.train_head`` (one calibrated logistic head per
+goal, deterministic).
 """
 
 from __future__ import annotations
@@ -26,26 +24,16 @@ import csv
 import hashlib
 import json
 import re
-import time
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
-from classifiers.linear import MODELS_DIR, calibrated, model_files
-from service.embed import encode
+from classifiers.heads import Example, deduplicated, train_head
+from classifiers.linear import MODELS_DIR
 from service.frameworks import load_framework
 from service.ingest import document_from_sections
 from service.segment import passages_from_document
 
-SEED = 13
-C = 4.0
-FOLDS = 5
 # Assign the strongest goal when none passes its threshold, if at least this probable (see linear.py).
 # Chosen on the dev sets among 0.1/0.15/0.2 and "no floor" (eval/RESULTS.md, "decision rule").
 TOP1_FLOOR = 0.1
@@ -65,16 +53,6 @@ BOILERPLATE_TITLE = re.compile(
     re.IGNORECASE,
 )
 BOILERPLATE_PER_REPORT = 40
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training text and its goals (empty: addresses no goal)."""
-
-    text: str
-    goals: tuple[int, ...]
-    source: str
-    lang: str = "en"
 
 
 def is_dev_text(text: str) -> bool:
@@ -125,18 +103,23 @@ def labelled_report_passages(corpora_dir: Path) -> list[Example]:
     return [Example(r["text"], tuple(r["sdgs"]), "report_labelled", r["lang"]) for r in rows]
 
 
-def report_boilerplate(shared_data: Path, max_words: int = 90) -> list[Example]:
-    """Weak "no goal" examples: passages under legal/governance/navigation section titles."""
+def report_boilerplate(
+    shared_data: Path,
+    max_words: int = 90,
+    exclude: frozenset[str] = DEV_REPORTS,
+    title: re.Pattern[str] = BOILERPLATE_TITLE,
+) -> list[Example]:
+    """Weak "no label" examples: passages under section titles that ``title`` matches."""
     examples: list[Example] = []
     for path in sorted((shared_data / "reports" / "text").glob("*.json")):
-        if path.stem in DEV_REPORTS:
+        if path.stem in exclude:
             continue
         sections = json.loads(path.read_text(encoding="utf-8"))
         doc = document_from_sections(sections, path.name)
         found = [
             p.text
             for p in passages_from_document(doc, max_words)
-            if BOILERPLATE_TITLE.search(p.heading or "") and len(p.text.split()) >= 8
+            if title.search(p.heading or "") and len(p.text.split()) >= 8
         ]
         examples += [Example(t, (), "report_boilerplate") for t in found[:BOILERPLATE_PER_REPORT]]
     return examples
@@ -151,72 +134,7 @@ def training_examples(shared_data: Path, corpora_dir: Path, multilingual: bool) 
         + labelled_report_passages(corpora_dir)
         + report_boilerplate(shared_data)
     )
-    seen: set[str] = set()
-    unique = []
-    for example in examples:
-        if example.text not in seen:
-            seen.add(example.text)
-            unique.append(example)
-    return unique
-
-
-def label_matrix(goal_lists: Sequence[Sequence[int]], n_goals: int = 17) -> np.ndarray:
-    """(texts x goals) 0/1 matrix from each text's goal numbers (1-17)."""
-    y = np.zeros((len(goal_lists), n_goals), dtype=np.int8)
-    for i, goals in enumerate(goal_lists):
-        for goal in goals:
-            y[i, goal - 1] = 1
-    return y
-
-
-def _fit_heads(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    weights = np.zeros((y.shape[1], x.shape[1]), dtype=np.float64)
-    bias = np.zeros(y.shape[1], dtype=np.float64)
-    for j in range(y.shape[1]):
-        model = LogisticRegression(C=C, max_iter=2000).fit(x, y[:, j])
-        weights[j], bias[j] = model.coef_[0], model.intercept_[0]
-    return weights, bias
-
-
-def out_of_fold_margins(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Margins of each example from heads that never saw it (stratified by first goal)."""
-    strata = np.where(y.any(axis=1), y.argmax(axis=1) + 1, 0)
-    margins = np.zeros(y.shape, dtype=np.float64)
-    for train, held in StratifiedKFold(FOLDS, shuffle=True, random_state=SEED).split(x, strata):
-        weights, bias = _fit_heads(x[train], y[train])
-        margins[held] = x[held] @ weights.T + bias
-    return margins
-
-
-def platt_and_thresholds(margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per goal: a logistic curve over the margin, and the probability threshold with the best F1."""
-    platt = np.zeros((y.shape[1], 2), dtype=np.float64)
-    thresholds = np.zeros(y.shape[1], dtype=np.float64)
-    grid = np.round(np.arange(0.15, 0.86, 0.05), 2)
-    for j in range(y.shape[1]):
-        curve = LogisticRegression(C=1e6, max_iter=1000).fit(margins[:, [j]], y[:, j])
-        platt[j] = curve.coef_[0][0], curve.intercept_[0]
-        probs = calibrated(margins[:, [j]], platt[[j]])[:, 0]
-        f1 = [_f1(probs >= t, y[:, j] == 1) for t in grid]
-        thresholds[j] = grid[int(np.argmax(f1))]
-    return platt, thresholds
-
-
-def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:
-    tp = float((predicted & truth).sum())
-    return 2 * tp / max(float(predicted.sum() + truth.sum()), 1.0)
-
-
-def target_anchors(corpora_dir: Path) -> tuple[list[str], list[str]]:
-    """(target id, text) pairs for attribution: each target's own text and its examples."""
-    framework = load_framework("sdg", corpora_dir)
-    ids, texts = [], []
-    for label in framework.labels:
-        for part in label.parts:
-            for text in (part.text, *part.examples):
-                ids.append(part.id)
-                texts.append(text)
-    return ids, texts
+    return deduplicated(examples)
 
 
 def train_sdg(
@@ -227,43 +145,7 @@ def train_sdg(
     multilingual: bool | None = None,
 ) -> dict:
     """Train, calibrate and write the SDG head for ``encoder``; returns the metadata written."""
-    started = time.perf_counter()
     multilingual = encoder != "all-MiniLM-L6-v2" if multilingual is None else multilingual
     examples = training_examples(shared_data, corpora_dir, multilingual)
-    x = encode([e.text for e in examples], encoder).astype(np.float64)
-    y = label_matrix([e.goals for e in examples])
-    margins = out_of_fold_margins(x, y)
-    platt, thresholds = platt_and_thresholds(margins, y)
-    weights, bias = _fit_heads(x, y)
-    oof_probs = calibrated(margins, platt)
-    target_ids, target_texts = target_anchors(corpora_dir)
-    target_vectors = encode(target_texts, encoder)
-
-    models_dir.mkdir(parents=True, exist_ok=True)
-    arrays_path, meta_path = model_files("sdg", encoder, models_dir)
-    np.savez_compressed(
-        arrays_path,
-        weights=weights.astype(np.float32),
-        bias=bias.astype(np.float32),
-        platt=platt.astype(np.float32),
-        thresholds=thresholds.astype(np.float32),
-        target_vectors=target_vectors.astype(np.float16),
-        target_ids=np.array(target_ids),
-    )
-    meta = {
-        "framework": "sdg",
-        "encoder": encoder,
-        "labels": [str(g) for g in range(1, 18)],
-        "examples": len(examples),
-        "examples_by_source": dict(sorted(Counter(e.source for e in examples).items())),
-        "examples_by_language": dict(sorted(Counter(e.lang for e in examples).items())),
-        "no_goal_examples": int((~y.any(axis=1)).sum()),
-        "hyperparameters": {"C": C, "folds": FOLDS, "seed": SEED},
-        "thresholds": [round(float(t), 2) for t in thresholds],
-        "top1_floor": TOP1_FLOOR,
-        "out_of_fold_micro_f1": round(_f1(oof_probs >= thresholds, y == 1), 4),
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "command": f"gaplens train sdg --encoder {encoder}",
-    }
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return meta
+    framework = load_framework("sdg", corpora_dir)
+    return train_head(framework, encoder, examples, models_dir, {"top1_floor": TOP1_FLOOR, "max_labels": 3})

@@ -36,7 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifiers import get_classifier  # noqa: E402
-from classifiers.sdg_training import corporate_actions, label_matrix  # noqa: E402
+from classifiers.heads import label_matrix  # noqa: E402
+from classifiers.sdg_training import corporate_actions  # noqa: E402
 from eval.aurora import load_queries, matching_targets  # noqa: E402
 from service.embed import embed_texts  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
@@ -67,7 +68,7 @@ def read_dev_rows(file: str) -> list[dict]:
 
 def load_dev_sets(settings: Settings) -> list[DevSet]:
     short = corporate_actions(settings.shared_data_dir, "dev")
-    sets = [DevSet("short", [e.text for e in short], _matrix([list(e.goals) for e in short]))]
+    sets = [DevSet("short", [e.text for e in short], _matrix([list(e.labels) for e in short]))]
     for name, file in (("reports", "sdg_dev_report_passages.jsonl"), ("dutch", "sdg_dev_nl.jsonl")):
         rows = read_dev_rows(file)
         sets.append(DevSet(name, [r["text"] for r in rows], _matrix([r["sdgs"] for r in rows])))

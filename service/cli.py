@@ -104,31 +104,42 @@ train_app = typer.Typer(help="Rebuild the shipped classifier files from the data
 app.add_typer(train_app, name="train")
 
 
-@train_app.command("sdg")
-def train_sdg_command(
-    encoder: Annotated[
-        list[str] | None, typer.Option("--encoder", help="Encoder(s) to train a head for (default: both)")
-    ] = None,
-    models_dir: Annotated[
-        Path | None, typer.Option(help="Where to write (default classifiers/models)")
-    ] = None,
-) -> None:
-    """Train the SDG classifier heads (about 1 min for MiniLM, 3 min for e5 on 2 cores)."""
+EncoderOption = Annotated[
+    list[str] | None, typer.Option("--encoder", help="Encoder(s) to train a head for (default: both)")
+]
+ModelsDirOption = Annotated[Path | None, typer.Option(help="Where to write (default classifiers/models)")]
+
+
+def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -> None:
+    from classifiers.dd_training import train_dd
     from classifiers.linear import MODELS_DIR
     from classifiers.sdg_training import train_sdg
 
     settings = get_settings()
-    if not (settings.shared_data_dir / "sdg_labelled").is_dir():
+    if not (settings.shared_data_dir / "reports" / "text").is_dir():
         err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
         raise typer.Exit(code=2)
+    trainer = train_sdg if framework == "sdg" else train_dd
     encoders = encoder or [settings.embedding_model, settings.multilingual_model]
     for name in dict.fromkeys(e for e in encoders if e):
-        err.print(f"training the SDG head for {name} ...")
-        meta = train_sdg(name, settings.shared_data_dir, settings.corpora_dir, models_dir or MODELS_DIR)
+        err.print(f"training the {framework} head for {name} ...")
+        meta = trainer(name, settings.shared_data_dir, settings.corpora_dir, models_dir or MODELS_DIR)
         err.print(
             f"  {meta['examples']} examples, out-of-fold micro-F1 {meta['out_of_fold_micro_f1']}, "
             f"{meta['train_seconds']} s"
         )
+
+
+@train_app.command("sdg")
+def train_sdg_command(encoder: EncoderOption = None, models_dir: ModelsDirOption = None) -> None:
+    """Train the SDG classifier heads (about 1 min for MiniLM, 3 min for e5 on 2 cores)."""
+    _train("sdg", encoder, models_dir)
+
+
+@train_app.command("dd")
+def train_dd_command(encoder: EncoderOption = None, models_dir: ModelsDirOption = None) -> None:
+    """Train the OECD due-diligence classifier heads (under a minute per encoder on 2 cores)."""
+    _train("dd", encoder, models_dir)
 
 
 @app.command()

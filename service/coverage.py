@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from service.dd_tags import PassageTags
 from service.frameworks import Framework, Label
 from service.records import Coverage, Evidence, LabelScores, Passage
 
@@ -35,10 +36,15 @@ def coverage_score(mass: float, parts_touched: int, parts_total: int) -> int:
 
 @dataclass(frozen=True)
 class Substance:
-    """Evidence type per passage id, and how much each type counts toward depth."""
+    """Evidence type per passage id, and how much each type counts toward depth.
+
+    ``tags`` (issues, value chain, concrete case per passage id) do not change the score; they travel
+    with the evidence so that a reader sees what each passage is about.
+    """
 
     types: dict[str, str]
     weights: dict[str, float]
+    tags: dict[str, PassageTags] = field(default_factory=dict)
 
     def weight(self, passage_id: str) -> float:
         return self.weights.get(self.types.get(passage_id, ""), 1.0)
@@ -70,6 +76,7 @@ def label_coverage(
             heading=passages[s.passage_id].heading,
             parts=tuple(p for p in s.parts if p in own_parts),
             evidence_type=substance.types.get(s.passage_id, ""),
+            **_tag_fields(substance.tags.get(s.passage_id)),
         )
         for s in supporting[:evidence_limit]
     )
@@ -86,6 +93,37 @@ def label_coverage(
         parts_missing=missing,
         evidence_types=dict(Counter(substance.types.get(s.passage_id, "") for s in supporting)),
     )
+
+
+def concrete_cases(
+    scores: Sequence[LabelScores], passages: Sequence[Passage], substance: Substance, limit: int
+) -> tuple[Evidence, ...]:
+    """The scored passages that tell a concrete case, strongest reading first."""
+    by_id = {p.id: p for p in passages}
+    cases = [s for s in scores if s.labels and substance.tags.get(s.passage_id, _NO_TAGS).concrete_case]
+    cases.sort(key=lambda s: -max(s.scores[label] for label in s.labels))
+    return tuple(
+        Evidence(
+            passage_id=s.passage_id,
+            page=by_id[s.passage_id].page,
+            text=by_id[s.passage_id].text,
+            score=max(s.scores[label] for label in s.labels),
+            heading=by_id[s.passage_id].heading,
+            parts=s.parts,
+            evidence_type=substance.types.get(s.passage_id, ""),
+            **_tag_fields(substance.tags.get(s.passage_id)),
+        )
+        for s in cases[:limit]
+    )
+
+
+_NO_TAGS = PassageTags((), (), False)
+
+
+def _tag_fields(tags: PassageTags | None) -> dict:
+    if tags is None:
+        return {}
+    return {"issues": tags.issues, "value_chain": tags.value_chain, "concrete_case": tags.concrete_case}
 
 
 def _part_order(part_id: str) -> tuple[int, str]:

@@ -39,6 +39,8 @@ class Label:
     parts: tuple[Part, ...]
     colour: str = ""
     recommendation: str = ""
+    # regular expressions for words that name this label outright (OECD steps 5 and 6)
+    cues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def _oecd_label(step: dict[str, Any]) -> Label:
             for s in step["sub_elements"]
         ),
         recommendation=step.get("recommendation", ""),
+        cues=tuple(step.get("cues", ())),
     )
 
 

@@ -15,10 +15,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from classifiers import get_classifier
-from service.coverage import Substance, framework_coverage
+from service.coverage import Substance, concrete_cases, framework_coverage
+from service.dd_tags import load_tag_rules, passage_tags
 from service.embed import EmbeddingCache, embed_texts
 from service.frameworks import load_framework, load_profiles
-from service.gap import recommendations, report_profile
+from service.gap import (
+    follow_through_advice,
+    issue_follow_through,
+    recommendations,
+    report_profile,
+    value_chain_gap,
+)
 from service.ingest import detect_language, document_from_pdf
 from service.records import Document, GapReport, LabelScores, Passage
 from service.segment import chunks_of_text, passages_from_document
@@ -53,36 +60,37 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
 
 
 def classify_vectors(
-    vectors: np.ndarray,
+    vectors: dict[str, np.ndarray],
     passage_ids: Sequence[str],
     settings: Settings,
     texts: Sequence[str] | None = None,
-    sdg_vectors: np.ndarray | None = None,
-    sdg_model: str | None = None,
+    language: str = "en",
 ) -> tuple[list[LabelScores], list[LabelScores]]:
-    """SDG and due-diligence scores for embedded passages.
+    """SDG and due-diligence scores for passages in one language, embedded by every encoder needed.
 
-    ``vectors`` come from ``settings.embedding_model``. The SDG classifier may read other vectors
-    (``sdg_vectors`` from ``sdg_model``: the multilingual encoder for non-English text).
+    ``vectors`` maps encoder name to vectors (``embed_for_classification``): each framework's
+    classifier reads the encoder ``settings.classifier_encoder`` names for the language.
     """
-    corpora = settings.corpora_dir
-    sdg_model = sdg_model or settings.embedding_model
-    sdg_vectors = vectors if sdg_vectors is None else sdg_vectors
-    sdg = get_classifier("sdg", settings.sdg_classifier, corpora, sdg_model)
-    dd = get_classifier("oecd_dd", settings.dd_classifier, corpora, settings.embedding_model)
-    return sdg.predict(sdg_vectors, passage_ids, texts), dd.predict(vectors, passage_ids, texts)
+    readings = []
+    for framework_id, name in (("sdg", settings.sdg_classifier), ("oecd_dd", settings.dd_classifier)):
+        model = settings.classifier_encoder(framework_id, language)
+        classifier = get_classifier(framework_id, name, settings.corpora_dir, model)
+        readings.append(classifier.predict(vectors[model], passage_ids, texts))
+    return readings[0], readings[1]
 
 
 def embed_for_classification(
     texts: Sequence[str], language: str, settings: Settings, cache: EmbeddingCache | None = None
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """(main vectors, SDG vectors, SDG encoder name) for texts in one language."""
-    batch = settings.embedding_batch_size
-    vectors = embed_texts(texts, settings.embedding_model, cache, batch)
-    sdg_model = settings.sdg_encoder(language)
-    if sdg_model == settings.embedding_model:
-        return vectors, vectors, sdg_model
-    return vectors, embed_texts(texts, sdg_model, cache, batch), sdg_model
+) -> dict[str, np.ndarray]:
+    """Vectors of texts in one language from the main encoder and every classifier encoder."""
+    models = dict.fromkeys(
+        (
+            settings.embedding_model,
+            settings.classifier_encoder("sdg", language),
+            settings.classifier_encoder("oecd_dd", language),
+        )
+    )
+    return {m: embed_texts(texts, m, cache, settings.embedding_batch_size) for m in models}
 
 
 def merge_scores(item_id: str, chunks: Sequence[LabelScores]) -> LabelScores:
@@ -114,9 +122,9 @@ def classify_texts(
     for language in sorted(set(languages)):
         rows = [(k, i, c) for k, (i, c) in enumerate(chunk_rows) if languages[i] == language]
         chunk_texts = [c for _, _, c in rows]
-        vectors, sdg_vectors, sdg_model = embed_for_classification(chunk_texts, language, settings, cache)
+        vectors = embed_for_classification(chunk_texts, language, settings, cache)
         ids = [str(k) for k, _, _ in rows]
-        sdg, dd = classify_vectors(vectors, ids, settings, chunk_texts, sdg_vectors, sdg_model)
+        sdg, dd = classify_vectors(vectors, ids, settings, chunk_texts, language)
         for (k, _, _), s, d in zip(rows, sdg, dd, strict=True):
             sdg_of[k], dd_of[k] = s, d
     per_text: dict[int, list[int]] = {}
@@ -139,14 +147,21 @@ def gap_report(
     dd_fw = load_framework("oecd_dd", settings.corpora_dir)
     limit = settings.evidence_per_label
     rules = load_substance_rules(settings.corpora_dir)
-    substance = Substance({p.id: evidence_type(p.text, rules) for p in passages}, rules.weights)
+    tag_rules = load_tag_rules(settings.corpora_dir)
+    types: dict[str, str] = {p.id: evidence_type(p.text, rules) for p in passages}
+    tags = {p.id: passage_tags(p.text, tag_rules, rules) for p in passages}
+    substance = Substance(types, rules.weights, tags)
     sdg = framework_coverage(sdg_fw, passages, sdg_scores, substance, limit)
     dd = framework_coverage(dd_fw, passages, dd_scores, substance, limit)
     profile, sdg_score, dd_score = report_profile(sdg, dd)
+    dd_evidence = [s for s in dd_scores if s.labels]
+    issues = issue_follow_through(dd_evidence, passages, tag_rules, tags)
+    positions = dict(Counter(v for s in dd_evidence for v in tags[s.passage_id].value_chain))
     advice = recommendations(profile, dd, dd_fw, load_profiles(settings.corpora_dir))
-    sdg_substance = dict(Counter(substance.types[s.passage_id] for s in sdg_scores if s.labels))
-    if thin := substance_advice(sdg_substance, rules):
-        advice = (*advice, thin)
+    advice += tuple(follow_through_advice(issues, tag_rules))
+    sdg_substance = dict(Counter(types[s.passage_id] for s in sdg_scores if s.labels))
+    extra = (value_chain_gap(positions, tag_rules), substance_advice(sdg_substance, rules))
+    advice += tuple(a for a in extra if a)
     return GapReport(
         document_sha256=document.sha256,
         filename=document.filename,
@@ -162,6 +177,10 @@ def gap_report(
         missing_steps=tuple(c.label for c in dd if not c.addressed),
         recommendations=advice,
         sdg_substance=sdg_substance,
+        dd_substance=dict(Counter(types[s.passage_id] for s in dd_evidence)),
+        salient_issues=issues,
+        value_chain=positions,
+        concrete_cases=concrete_cases(dd_evidence, passages, substance, limit),
     )
 
 
@@ -178,17 +197,17 @@ def analyze_document(
         passages = passages_from_document(document, settings.max_passage_words)
     texts = [p.text for p in passages]
     with _timed(timings, "embedding", progress):
-        vectors, sdg_vectors, sdg_model = embed_for_classification(texts, document.language, settings, cache)
+        vectors = embed_for_classification(texts, document.language, settings, cache)
     with _timed(timings, "classifying", progress):
         ids = [p.id for p in passages]
-        sdg, dd = classify_vectors(vectors, ids, settings, texts, sdg_vectors, sdg_model)
+        sdg, dd = classify_vectors(vectors, ids, settings, texts, document.language)
     with _timed(timings, "scoring", progress):
         report = gap_report(document, passages, sdg, dd, settings)
     timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 3)
     report = replace(report, timings=dict(timings))
     if progress:
         progress("done", 1.0)
-    return Analysis(document, passages, vectors, sdg, dd, report, timings)
+    return Analysis(document, passages, vectors[settings.embedding_model], sdg, dd, report, timings)
 
 
 def analyze_pdf(

@@ -71,6 +71,11 @@ class Evidence:
     parts: tuple[str, ...] = ()
     # result / action / commitment / mention (service/substance.py)
     evidence_type: str = ""
+    # salient issues and value-chain positions the passage names, and whether it tells a concrete
+    # case (service/dd_tags.py)
+    issues: tuple[str, ...] = ()
+    value_chain: tuple[str, ...] = ()
+    concrete_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,21 @@ class Coverage:
     parts_missing: tuple[str, ...]
     # how many supporting passages of each evidence type (result, action, commitment, mention)
     evidence_types: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IssueFollowThrough:
+    """One salient issue across the due-diligence steps: where it is named and what never follows."""
+
+    issue: str
+    name: str
+    family: str
+    # step id -> number of the report's due-diligence passages on this issue
+    steps: dict[str, int]
+    # pages where the issue is named in policy or risk identification (steps 1-2)
+    pages: tuple[int, ...]
+    # of steps 3 (prevent/mitigate) and 4 (track): those with no passage on the issue, when named
+    missing_steps: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,14 @@ class GapReport:
     recommendations: tuple[str, ...]
     # SDG evidence by type over the whole report: does it report results, or only mention goals?
     sdg_substance: dict[str, int] = field(default_factory=dict)
+    # the same for the due-diligence evidence
+    dd_substance: dict[str, int] = field(default_factory=dict)
+    # salient issues the due-diligence evidence names, most evidence first
+    salient_issues: tuple[IssueFollowThrough, ...] = ()
+    # value-chain position -> number of due-diligence passages that cover it
+    value_chain: dict[str, int] = field(default_factory=dict)
+    # due-diligence passages that describe a concrete case (a supplier, a site, a grievance and its outcome)
+    concrete_cases: tuple[Evidence, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,14 +24,14 @@ class Settings(BaseSettings):
     # Falls back to SQLite in data_dir; DATABASE_URL (no prefix) is honoured too, see database_url().
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     corpora_dir: Path = REPO_ROOT / "corpora"
-    # English text and search use embedding_model; the SDG classifier reads text in any other
+    # English text and search use embedding_model; the trained classifiers read text in any other
     # language through multilingual_model (empty: use embedding_model for every language).
     embedding_model: str = "all-MiniLM-L6-v2"
     multilingual_model: str = "multilingual-e5-small"
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
     sdg_classifier: str = "trained"
-    dd_classifier: str = "zero-shot"
+    dd_classifier: str = "trained"
     pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"
     max_upload_bytes: int = 50 * 1024 * 1024
     max_passage_words: int = 90
@@ -41,10 +41,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    def sdg_encoder(self, language: str) -> str:
-        """The encoder whose vectors the SDG classifier reads for text in ``language``."""
+    def classifier_encoder(self, framework_id: str, language: str) -> str:
+        """The encoder whose vectors a framework's classifier ("sdg", "oecd_dd") reads for ``language``."""
+        classifier = self.sdg_classifier if framework_id == "sdg" else self.dd_classifier
         # The zero-shot baseline is calibrated for the English encoder only.
-        if language == "en" or not self.multilingual_model or self.sdg_classifier == "zero-shot":
+        if language == "en" or not self.multilingual_model or classifier == "zero-shot":
             return self.embedding_model
         return self.multilingual_model
 

@@ -74,8 +74,8 @@ def test_clear_passages_land_in_their_goal(text, goal):
 
 
 def test_dutch_text_is_read_by_the_multilingual_encoder():
-    assert S.sdg_encoder("nl") == "multilingual-e5-small"
-    assert S.sdg_encoder("en") == S.embedding_model
+    assert S.classifier_encoder("sdg", "nl") == "multilingual-e5-small"
+    assert S.classifier_encoder("sdg", "en") == S.embedding_model
     clf = get_classifier("sdg", "trained", S.corpora_dir, "multilingual-e5-small")
     assert clf.meta["examples_by_language"]["nl"] > 0  # type: ignore[attr-defined]
 
@@ -138,7 +138,7 @@ def test_training_from_scratch_reproduces_the_shipped_model(tmp_path):
     old = LinearClassifier(framework, S.embedding_model, models_dir=MODELS_DIR)
     dev = corporate_actions(S.shared_data_dir, "dev")
     vectors = embed_texts([e.text for e in dev], S.embedding_model)
-    gold = np.array([int(e.goals[0]) for e in dev])
+    gold = np.array([int(e.labels[0]) for e in dev])
 
     def top1_accuracy(clf: LinearClassifier) -> float:
         return float((clf.probabilities(vectors).argmax(axis=1) + 1 == gold).mean())
