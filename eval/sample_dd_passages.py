@@ -17,19 +17,12 @@ import random
 import re
 from pathlib import Path
 
+from classifiers.dd_training import DEV_REPORTS
 from service.ingest import document_from_pdf, document_from_sections
 from service.records import Document, Passage
 from service.segment import passages_from_document
 from service.settings import Settings
 
-DEV_REPORTS = (
-    "hm-sustainability-2022",
-    "aeo-esg-2022",
-    "jpmorgan-climate-2022",
-    "microsoft-sustainability-2022",
-    "shell-sustainability-report-2021",
-    "engie-integrated-report-2021",
-)
 TRAIN_REPORTS = (
     "boeing-sustainability-2023",
     "bxp-esg-2022",
