@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classifiers.heads import label_matrix  # noqa: E402
+from classifiers.heads import f1, label_matrix  # noqa: E402
 from service.dd_tags import load_tag_rules, passage_tags  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.settings import Settings  # noqa: E402
@@ -57,20 +57,17 @@ def per_step(predicted: np.ndarray, gold: np.ndarray) -> dict[int, dict[str, flo
         tp = float((predicted[:, j] & gold[:, j]).sum())
         precision = tp / max(float(predicted[:, j].sum()), 1.0)
         recall = tp / max(float(gold[:, j].sum()), 1.0)
-        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-        table[step] = {"n": int(gold[:, j].sum()), "precision": precision, "recall": recall, "f1": f1}
+        harmonic = 2 * precision * recall / max(precision + recall, 1e-9)
+        table[step] = {"n": int(gold[:, j].sum()), "precision": precision, "recall": recall, "f1": harmonic}
     return table
 
 
 def summary(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
     table = per_step(predicted, gold)
-    tp = float((predicted & gold).sum())
-    any_pred, any_gold = predicted.any(axis=1), gold.any(axis=1)
-    any_tp = float((any_pred & any_gold).sum())
     return {
         "macro_f1": float(np.mean([row["f1"] for row in table.values()])),
-        "micro_f1": 2 * tp / max(float(predicted.sum() + gold.sum()), 1.0),
-        "any_step_f1": 2 * any_tp / max(float(any_pred.sum() + any_gold.sum()), 1.0),
+        "micro_f1": f1(predicted, gold),
+        "any_step_f1": f1(predicted.any(axis=1), gold.any(axis=1)),
     }
 
 

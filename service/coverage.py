@@ -68,15 +68,11 @@ def label_coverage(
     mass = sum(s.scores[label.id] * substance.weight(s.passage_id) for s in supporting)
     score = coverage_score(mass, len(touched), len(label.parts))
     evidence = tuple(
-        Evidence(
-            passage_id=s.passage_id,
-            page=passages[s.passage_id].page,
-            text=passages[s.passage_id].text,
-            score=s.scores[label.id],
-            heading=passages[s.passage_id].heading,
-            parts=tuple(p for p in s.parts if p in own_parts),
-            evidence_type=substance.types.get(s.passage_id, ""),
-            **_tag_fields(substance.tags.get(s.passage_id)),
+        evidence_of(
+            passages[s.passage_id],
+            s.scores[label.id],
+            tuple(p for p in s.parts if p in own_parts),
+            substance,
         )
         for s in supporting[:evidence_limit]
     )
@@ -100,30 +96,32 @@ def concrete_cases(
 ) -> tuple[Evidence, ...]:
     """The scored passages that tell a concrete case, strongest reading first."""
     by_id = {p.id: p for p in passages}
-    cases = [s for s in scores if s.labels and substance.tags.get(s.passage_id, _NO_TAGS).concrete_case]
+    cases = [s for s in scores if s.labels and substance.tags.get(s.passage_id, NO_TAGS).concrete_case]
     cases.sort(key=lambda s: -max(s.scores[label] for label in s.labels))
     return tuple(
-        Evidence(
-            passage_id=s.passage_id,
-            page=by_id[s.passage_id].page,
-            text=by_id[s.passage_id].text,
-            score=max(s.scores[label] for label in s.labels),
-            heading=by_id[s.passage_id].heading,
-            parts=s.parts,
-            evidence_type=substance.types.get(s.passage_id, ""),
-            **_tag_fields(substance.tags.get(s.passage_id)),
-        )
+        evidence_of(by_id[s.passage_id], max(s.scores[label] for label in s.labels), s.parts, substance)
         for s in cases[:limit]
     )
 
 
-_NO_TAGS = PassageTags((), (), False)
+NO_TAGS = PassageTags((), (), False)
 
 
-def _tag_fields(tags: PassageTags | None) -> dict:
-    if tags is None:
-        return {}
-    return {"issues": tags.issues, "value_chain": tags.value_chain, "concrete_case": tags.concrete_case}
+def evidence_of(passage: Passage, score: float, parts: tuple[str, ...], substance: Substance) -> Evidence:
+    """A passage as evidence: where it is, how strongly it reads, its type and its tags."""
+    tags = substance.tags.get(passage.id, NO_TAGS)
+    return Evidence(
+        passage_id=passage.id,
+        page=passage.page,
+        text=passage.text,
+        score=score,
+        heading=passage.heading,
+        parts=parts,
+        evidence_type=substance.types.get(passage.id, ""),
+        issues=tags.issues,
+        value_chain=tags.value_chain,
+        concrete_case=tags.concrete_case,
+    )
 
 
 def _part_order(part_id: str) -> tuple[int, str]:
