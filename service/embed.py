@@ -6,6 +6,7 @@ Normalised vectors let cosine similarity be a plain inner product (classifiers a
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -22,32 +23,59 @@ class EmbeddingCache(Protocol):
     def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None: ...
 
 
+class MemoryCache:
+    """An in-process cache of the most recently used vectors, for batch workers that have no store.
+
+    Reports of one company or one sector repeat passages (boilerplate, year-on-year text); a worker
+    embeds each of them once. ``capacity`` bounds memory (100,000 MiniLM vectors are about 150 MB).
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found = {k: self._vectors[k] for k in keys if k in self._vectors}
+        for key in found:
+            self._vectors.move_to_end(key)
+        return found
+
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self._vectors.update(vectors)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
+
+
 def embedding_key(model: str, text: str) -> str:
     """Cache key: the same text under the same model is embedded once, whatever report it is in."""
     return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
 
 
-def encode(texts: Sequence[str], model: str, batch_size: int = 32) -> np.ndarray:
+def encode(texts: Sequence[str], model: str, batch_size: int = 32, runtime: str = "torch") -> np.ndarray:
     """Run the encoder; returns an (n, dim) float32 array of unit vectors."""
-    encoder = get_encoder(model)
+    encoder = get_encoder(model, runtime)
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     return encoder.encode(texts, batch_size)
 
 
 def embed_texts(
-    texts: Sequence[str], model: str, cache: EmbeddingCache | None = None, batch_size: int = 32
+    texts: Sequence[str],
+    model: str,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 32,
+    runtime: str = "torch",
 ) -> np.ndarray:
     """Vectors for ``texts`` in order; only texts missing from the cache reach the encoder."""
     keys = [embedding_key(model, t) for t in texts]
     found = cache.get_vectors(keys) if cache is not None else {}
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
     if missing:
-        fresh = encode([t for _, t in missing], model, batch_size)
+        fresh = encode([t for _, t in missing], model, batch_size, runtime)
         new = {k: v for (k, _), v in zip(missing, fresh, strict=True)}
         if cache is not None:
             cache.put_vectors(model, new)
         found = {**found, **new}
     if not texts:
-        return encode([], model)
+        return encode([], model, runtime=runtime)
     return np.stack([found[k] for k in keys]).astype(np.float32)

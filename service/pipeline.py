@@ -56,7 +56,8 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
         progress(stage, STAGES.index(stage) / len(STAGES))
     start = time.perf_counter()
     yield
-    timings[stage] = round(time.perf_counter() - start, 3)
+    # A stage may run once per language in a batch: its time adds up.
+    timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 3)
 
 
 def classify_vectors(
@@ -90,7 +91,8 @@ def embed_for_classification(
             settings.classifier_encoder("oecd_dd", language),
         )
     )
-    return {m: embed_texts(texts, m, cache, settings.embedding_batch_size) for m in models}
+    size, runtime = settings.embedding_batch_size, settings.encoder_runtime
+    return {m: embed_texts(texts, m, cache, size, runtime) for m in models}
 
 
 def merge_scores(item_id: str, chunks: Sequence[LabelScores]) -> LabelScores:
@@ -184,6 +186,51 @@ def gap_report(
     )
 
 
+def analyze_documents(
+    documents: Sequence[Document],
+    settings: Settings,
+    cache: EmbeddingCache | None = None,
+    progress: Progress | None = None,
+) -> list[Analysis]:
+    """Segment, embed, classify and score several documents together.
+
+    All passages of one language go through the encoder in one call, so the batch path shares
+    batches (and identical passages, by hash) across reports. Each report's timings apportion the
+    shared stages by its share of the passages.
+    """
+    shared: dict[str, float] = {}
+    with _timed(shared, "segmenting", progress):
+        passages = [passages_from_document(d, settings.max_passage_words) for d in documents]
+    sdg: list[list[LabelScores]] = [[] for _ in documents]
+    dd: list[list[LabelScores]] = [[] for _ in documents]
+    main: list[np.ndarray] = [np.zeros((0, 0), np.float32) for _ in documents]
+    for language in sorted({d.language for d in documents}):
+        members = [i for i, d in enumerate(documents) if d.language == language]
+        texts = [p.text for i in members for p in passages[i]]
+        ids = [p.id for i in members for p in passages[i]]
+        with _timed(shared, "embedding", progress):
+            vectors = embed_for_classification(texts, language, settings, cache)
+        with _timed(shared, "classifying", progress):
+            sdg_all, dd_all = classify_vectors(vectors, ids, settings, texts, language)
+        start = 0
+        for i in members:
+            end = start + len(passages[i])
+            sdg[i], dd[i] = sdg_all[start:end], dd_all[start:end]
+            main[i] = vectors[settings.embedding_model][start:end]
+            start = end
+    total_passages = max(sum(len(p) for p in passages), 1)
+    analyses = []
+    for i, document in enumerate(documents):
+        share = len(passages[i]) / total_passages if len(documents) > 1 else 1.0
+        timings = {stage: round(seconds * share, 3) for stage, seconds in shared.items()}
+        with _timed(timings, "scoring", progress):
+            report = gap_report(document, passages[i], sdg[i], dd[i], settings)
+        analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings))
+    if progress:
+        progress("done", 1.0)
+    return analyses
+
+
 def analyze_document(
     document: Document,
     settings: Settings,
@@ -191,23 +238,16 @@ def analyze_document(
     progress: Progress | None = None,
     timings: dict[str, float] | None = None,
 ) -> Analysis:
-    """Segment, embed, classify and score an ingested document."""
-    timings = {} if timings is None else timings
-    with _timed(timings, "segmenting", progress):
-        passages = passages_from_document(document, settings.max_passage_words)
-    texts = [p.text for p in passages]
-    with _timed(timings, "embedding", progress):
-        vectors = embed_for_classification(texts, document.language, settings, cache)
-    with _timed(timings, "classifying", progress):
-        ids = [p.id for p in passages]
-        sdg, dd = classify_vectors(vectors, ids, settings, texts, document.language)
-    with _timed(timings, "scoring", progress):
-        report = gap_report(document, passages, sdg, dd, settings)
-    timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 3)
-    report = replace(report, timings=dict(timings))
-    if progress:
-        progress("done", 1.0)
-    return Analysis(document, passages, vectors[settings.embedding_model], sdg, dd, report, timings)
+    """Segment, embed, classify and score one ingested document; ``timings`` may hold earlier stages."""
+    analysis = analyze_documents([document], settings, cache, progress)[0]
+    return with_timings(analysis, {**(timings or {}), **analysis.timings})
+
+
+def with_timings(analysis: Analysis, timings: dict[str, float]) -> Analysis:
+    """The analysis with its stage timings (and their total) set on it and on its report."""
+    timings = {k: v for k, v in timings.items() if k != "total"}
+    timings["total"] = round(sum(timings.values()), 3)
+    return replace(analysis, report=replace(analysis.report, timings=timings), timings=timings)
 
 
 def analyze_pdf(

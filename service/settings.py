@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     multilingual_model: str = "multilingual-e5-small"
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
+    # How MiniLM runs: "torch", or "onnx" (ONNX Runtime, same vectors, faster; exported on first use).
+    encoder_runtime: Literal["torch", "onnx"] = "torch"
     sdg_classifier: str = "trained"
     dd_classifier: str = "trained"
     pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"

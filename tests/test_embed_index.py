@@ -73,3 +73,17 @@ def test_int8_onnx_encoder_tracks_the_pytorch_one(tmp_path, monkeypatch):
     assert float(np.min(np.sum(int8 * fp32, axis=1))) > 0.97
     head = LinearClassifier(load_framework("sdg", Settings().corpora_dir), "all-MiniLM-L6-v2-int8")
     assert [r.labels for r in head.predict(int8, ["a", "b", "c"], texts)][:2] == [("13",), ("5",)]
+
+
+def test_onnx_runtime_gives_the_pytorch_vectors(tmp_path, monkeypatch):
+    from service.embed import encode
+
+    monkeypatch.setenv("GAPLENS_MODEL_CACHE", str(tmp_path))
+    texts = [
+        "Scope 1 and 2 emissions fell 41% against our 2019 baseline.",
+        "Suppliers sign our code of conduct.",
+    ]
+    onnx = encode(texts, "all-MiniLM-L6-v2", runtime="onnx")
+    torch = encode(texts, "all-MiniLM-L6-v2", runtime="torch")
+    assert (tmp_path / "all-MiniLM-L6-v2-fp32.onnx").exists()
+    assert float(np.min(np.sum(onnx * torch, axis=1))) > 0.9999
