@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,postgres]"
+	$(BIN)/pip install -q -e ".[dev,postgres,ray]"
 	touch $(STAMP)
 
 run: setup
@@ -40,6 +40,7 @@ test: lint typecheck pytest
 bench: setup
 	$(BIN)/python eval/bench_analyze.py
 	$(BIN)/python eval/bench_classify.py
+	$(BIN)/python eval/bench_batch.py
 
 # Rebuild classifiers/models/ from corpora/ and ../shared/data (about 4 minutes on 2 cores).
 train: setup

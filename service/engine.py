@@ -71,7 +71,7 @@ class GapLensService:
     def index(self) -> PassageIndex:
         if self._index is None:
             model = self.settings.embedding_model
-            dim = get_encoder(model).dim
+            dim = get_encoder(model, self.settings.encoder_runtime).dim
             index = PassageIndex(self.settings.data_dir / "index", model, int(dim or 0))
             ids, vectors = self.store.all_passage_vectors(model)
             if not index.load(expected_count=len(ids)):
@@ -126,8 +126,9 @@ class GapLensService:
             self.index.add(ids, analysis.vectors)
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job_id)
-            self.store.fail_job(job_id, f"{type(exc).__name__}: {exc}")
-            self.store.set_report_status(job.report_id, "failed")
+            reason = f"{type(exc).__name__}: {exc}"
+            self.store.fail_job(job_id, reason)
+            self.store.set_report_status(job.report_id, "failed", reason)
             return
         self.store.update_job(job_id, status="done", stage="done", progress=1.0)
 
@@ -142,7 +143,7 @@ class GapLensService:
         self, query: str, k: int = 10, report_id: int | None = None, sector: str | None = None
     ) -> list[SearchHit]:
         """Passages closest in meaning to ``query``, optionally within a report or a sector."""
-        vector = embed_texts([query], self.settings.embedding_model)[0]
+        vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
         allowed = None
         if report_id is not None or sector:
             allowed = self.store.passage_ids(report_id=report_id, sector=sector)

@@ -45,6 +45,16 @@ class NoTextLayer(BadInput):
     """A PDF without extractable text, such as a scan."""
 
 
+class NotSections(BadInput):
+    """A .json report that is not a list of {"title", "text"} sections."""
+
+    status_code = 415
+
+
+class BadManifest(BadInput):
+    """A batch manifest that cannot be read: missing columns, bad values, missing files."""
+
+
 class NotFound(GapLensError):
     """An id that names nothing in the store."""
 

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import py3langid
 import pypdfium2 as pdfium
 
-from service.errors import CorruptPdf, EmptyFile, EncryptedPdf, FileTooLarge, NotAPdf, NoTextLayer
+from service.errors import (
+    CorruptPdf,
+    EmptyFile,
+    EncryptedPdf,
+    FileTooLarge,
+    NotAPdf,
+    NoTextLayer,
+    NotSections,
+)
 from service.records import Document, Page
 
 LANGUAGES = ("en", "nl", "de", "fr", "es", "it")
@@ -223,3 +233,32 @@ def document_from_sections(
     texts = [_section_text(s.get("title", ""), s.get("text", "")) for s in sections]
     sha = sha256 or sha256_of("\n\n".join(texts).encode("utf-8"))
     return _document(sha, texts, filename, "sections")
+
+
+def sections_from_json(data: bytes) -> list[dict[str, str]]:
+    """Sections of a pre-parsed report; raises NotSections with the reason when the shape is wrong."""
+    try:
+        sections = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotSections(f"the report is not valid JSON ({exc})") from exc
+    valid = isinstance(sections, list) and all(
+        isinstance(s, dict) and isinstance(s.get("text", ""), str) and isinstance(s.get("title", ""), str)
+        for s in sections
+    )
+    if not valid or not sections:
+        raise NotSections('a .json report must be a non-empty list of {"title": ..., "text": ...} sections')
+    return sections
+
+
+def document_from_file(
+    data: bytes, filename: str, backend: str = "pypdfium2", max_bytes: int = 50 * 1024 * 1024
+) -> Document:
+    """A report file's bytes: a PDF, or (by a .json name) a pre-parsed list of sections.
+
+    Both are identified by the sha256 of the file's bytes, so a re-run finds them again.
+    """
+    if Path(filename).suffix.lower() == ".json":
+        if not data:
+            raise EmptyFile("the file is empty (0 bytes)")
+        return document_from_sections(sections_from_json(data), filename, sha256_of(data))
+    return document_from_pdf(data, filename, backend, max_bytes)

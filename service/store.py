@@ -25,7 +25,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -35,6 +37,8 @@ from service.errors import NotFound
 from service.pipeline import Analysis
 
 JOB_STATES = ("queued", "running", "done", "failed")
+# A report is "rejected" when its bytes are bad input: the same bytes would fail the same way.
+REPORT_STATES = ("queued", "running", "done", "failed", "rejected")
 
 
 def _now() -> datetime:
@@ -55,10 +59,13 @@ class ReportRow(Base):
     company: Mapped[str] = mapped_column(String(256), default="")
     sector: Mapped[str] = mapped_column(String(128), default="", index=True)
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    country: Mapped[str] = mapped_column(String(64), default="", server_default="")
     language: Mapped[str] = mapped_column(String(8), default="")
     pages: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # why the last analysis failed ("failed": may succeed on retry; "rejected": bad input, final)
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -128,8 +135,28 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        """Create missing tables (idempotent)."""
+        """Create missing tables and columns (idempotent)."""
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns a newer GapLens declares, added to a store an older one made, keeping its rows.
+
+        ``create_all`` never alters an existing table; every column added since the first release
+        has a server default, so adding it is one ALTER TABLE.
+        """
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in present or column.server_default is None:
+                        continue
+                    kind = column.type.compile(self.engine.dialect)
+                    default = column.server_default.arg  # type: ignore[attr-defined]
+                    connection.execute(
+                        text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} DEFAULT '{default}'")
+                    )
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -203,11 +230,49 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(ReportRow).order_by(ReportRow.id.desc())))
 
-    def set_report_status(self, report_id: int, status: str) -> None:
+    def set_report_status(self, report_id: int, status: str, error: str = "") -> None:
         with self.session() as s:
             report = s.get(ReportRow, report_id)
             if report is not None:
                 report.status = status
+                report.error = error
+
+    def set_report_meta(self, report_id: int, **meta: Any) -> None:
+        """Company, sector, year, country as the latest source (upload form, manifest) gives them."""
+        with self.session() as s:
+            report = s.get(ReportRow, report_id)
+            if report is None:
+                raise NotFound(f"no report with id {report_id}")
+            for name, value in meta.items():
+                if value not in (None, ""):
+                    setattr(report, name, value)
+
+    def reports_by_sha(self, shas: Sequence[str]) -> dict[str, ReportRow]:
+        with self.session() as s:
+            rows = s.scalars(select(ReportRow).where(ReportRow.sha256.in_(list(shas))))
+            return {row.sha256: row for row in rows}
+
+    def done_reports(self, sector: str | None = None, company: str | None = None) -> list[ReportRow]:
+        """Analysed reports, optionally of one sector or one company (case-insensitive), oldest first."""
+        with self.session() as s:
+            query = select(ReportRow).where(ReportRow.status == "done").order_by(ReportRow.id)
+            if sector:
+                query = query.where(func.lower(ReportRow.sector) == sector.lower())
+            if company:
+                query = query.where(func.lower(ReportRow.company) == company.lower())
+            return list(s.scalars(query))
+
+    def sectors(self) -> dict[str, int]:
+        """Sector (lower case) -> number of analysed reports in it; reports with no sector are left out."""
+        with self.session() as s:
+            sector = func.lower(ReportRow.sector)
+            query = (
+                select(sector, func.count())
+                .where(ReportRow.status == "done", ReportRow.sector != "")
+                .group_by(sector)
+                .order_by(sector)
+            )
+            return {sector: count for sector, count in s.execute(query)}
 
     def save_analysis(self, report_id: int, analysis: Analysis, model: str) -> list[int]:
         """Replace the report's passages and result in one transaction; returns passage row ids."""
@@ -233,6 +298,7 @@ class Store:
             ]
             s.add_all(rows)
             report.status = "done"
+            report.error = ""
             report.language = analysis.document.language
             report.pages = analysis.document.page_count
             report.result = json.loads(json.dumps(analysis.report.to_dict()))

@@ -72,3 +72,23 @@ def test_concurrent_uploads_of_the_same_bytes_share_one_report(tmp_path):
     assert len({report.id for report, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert len(store.list_reports()) == 1
+
+
+def test_a_store_from_an_older_version_gains_new_columns_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the reports table as the first release created it
+        db.execute(
+            "CREATE TABLE reports (id INTEGER PRIMARY KEY, sha256 VARCHAR(64) UNIQUE, filename VARCHAR(512),"
+            " company VARCHAR(256), sector VARCHAR(128), year INTEGER, language VARCHAR(8), pages INTEGER,"
+            " status VARCHAR(16), result JSON, created_at DATETIME)"
+        )
+        db.execute(
+            "INSERT INTO reports (sha256, company, sector, status) VALUES ('abc', 'Old Co', 'energy', 'done')"
+        )
+    store = Store(f"sqlite:///{path}")
+    store.create_schema()
+    store.create_schema()  # idempotent
+    report = store.report_by_sha("abc")
+    assert report is not None and (report.company, report.country, report.error) == ("Old Co", "", "")

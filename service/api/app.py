@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from service import __version__
-from service.api import reports, texts
+from service.api import benchmarks, reports, texts
 from service.engine import GapLensService
 from service.errors import GapLensError
 from service.settings import Settings, get_settings
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
 
     app.include_router(reports.router)
     app.include_router(texts.router)
+    app.include_router(benchmarks.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

@@ -1,0 +1,49 @@
+"""Sector benchmarks: distributions per sector, a report's percentiles, a company over the years."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from service.api.deps import ServiceDep
+from service.benchmark import company_history, report_percentiles, sector_benchmark
+
+router = APIRouter(prefix="/v1", tags=["benchmarks"])
+Name = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+@router.get("/sectors")
+def list_sectors(service: ServiceDep) -> dict[str, Any]:
+    """Sectors with analysed reports, and how many each has."""
+    counts = service.store.sectors()
+    return {"sectors": [{"sector": sector, "reports": n} for sector, n in counts.items()]}
+
+
+@router.get("/sectors/{sector}/benchmark", response_model=None)
+def get_sector_benchmark(
+    service: ServiceDep, sector: Name, format: Annotated[Literal["json", "csv"], Query()] = "json"
+) -> dict[str, Any] | Response:
+    """Minimum, quartiles, median, maximum and mean per SDG, per step and of both headline scores."""
+    benchmark = sector_benchmark(service.store, sector)
+    if format == "csv":
+        filename = "".join(c if c.isalnum() else "-" for c in benchmark.sector)
+        return Response(
+            benchmark.to_csv(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="benchmark-{filename}.csv"'},
+        )
+    return benchmark.to_dict()
+
+
+@router.get("/reports/{report_id}/benchmark")
+def get_report_percentiles(service: ServiceDep, report_id: int) -> dict[str, Any]:
+    """The report's percentile against the other reports of its sector, per SDG and per step."""
+    return report_percentiles(service.store, report_id)
+
+
+@router.get("/companies/{company}/history")
+def get_company_history(service: ServiceDep, company: Name) -> dict[str, Any]:
+    """A company's reports by year, with the change of the headline scores from year to year."""
+    return company_history(service.store, company)

@@ -1,0 +1,361 @@
+"""Batch scoring: many reports through the same pipeline, in local worker processes or on Ray.
+
+Each report is identified by the sha256 of its bytes, so a re-run skips what is done and a file
+listed twice is scored once. Workers only compute: they read a few reports, run
+``analyze_documents`` on them together (one encoder pass across reports) and send the analyses
+back. Only this process writes to the store, one transaction per report, so a kill at any moment
+loses at most the reports in flight; the result files are written from the store at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from service.embed import EmbeddingCache, MemoryCache, embedding_key
+from service.errors import BadInput, BadManifest
+from service.ingest import document_from_file
+from service.pipeline import Analysis, analyze_documents, with_timings
+from service.settings import Settings
+from service.store import Store
+
+MANIFEST_COLUMNS = ("path", "company", "sector", "year")
+OPTIONAL_COLUMNS = ("country", "language")
+REPORT_SUFFIXES = (".pdf", ".json")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One manifest row: a report file and what the researcher knows about it."""
+
+    path: Path
+    company: str = ""
+    sector: str = ""
+    year: int | None = None
+    country: str = ""
+    # the report's language when known; empty: detected from the text
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker gets: a few reports, by path, or with their bytes when the worker is remote."""
+
+    items: tuple[tuple[str, BatchItem], ...]  # (sha256, item)
+    data: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A worker's answer for one report: its analysis, or why there is none."""
+
+    sha256: str
+    analysis: Analysis | None
+    error: str = ""
+    # bad input: the same bytes fail the same way, so it is not retried
+    final: bool = False
+
+
+@dataclass
+class BatchSummary:
+    """What a run did; the CLI prints it and the benchmark reads it."""
+
+    total: int = 0
+    scored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    pages: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+# --- the manifest ----------------------------------------------------------------------------
+def _year(value: str, where: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        year = int(value)
+    except ValueError:
+        raise BadManifest(f"{where}: year {value!r} is not a whole number") from None
+    if not 1900 <= year <= 2100:
+        raise BadManifest(f"{where}: year {year} is outside 1900-2100")
+    return year
+
+
+def _item(row: dict[str, str], path: Path, where: str) -> BatchItem:
+    return BatchItem(
+        path=path,
+        company=(row.get("company") or "").strip() or path.stem,
+        sector=(row.get("sector") or "").strip().lower(),
+        year=_year(row.get("year") or "", where),
+        country=(row.get("country") or "").strip(),
+        language=(row.get("language") or "").strip().lower(),
+    )
+
+
+def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadManifest(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise BadManifest(
+            f"{path}: missing column(s) {', '.join(missing)}; the header must name {', '.join(required)}"
+        )
+    for number, row in enumerate(reader, start=2):
+        yield number, {k: v or "" for k, v in row.items() if k}
+
+
+def read_manifest(path: Path, columns_file: Path | None = None) -> list[BatchItem]:
+    """The reports to score, from a CSV manifest or a folder.
+
+    A manifest names ``path,company,sector,year[,country,language]`` (paths relative to it). A folder
+    holds PDFs and .json reports, with an optional CSV naming ``file`` and any of those columns.
+    """
+    if path.is_dir():
+        return _folder_items(path, columns_file)
+    if not path.is_file():
+        raise BadManifest(f"{path}: no such manifest file or folder")
+    items = []
+    for number, row in _csv_rows(path, MANIFEST_COLUMNS):
+        if not row["path"].strip():
+            raise BadManifest(f"{path}:{number}: the path is empty")
+        report = (path.parent / row["path"].strip()).resolve()
+        items.append(_item(row, report, f"{path}:{number}"))
+    if not items:
+        raise BadManifest(f"{path}: the manifest lists no reports")
+    return items
+
+
+def _folder_items(folder: Path, columns_file: Path | None) -> list[BatchItem]:
+    known: dict[str, BatchItem] = {}
+    if columns_file is not None:
+        for number, row in _csv_rows(columns_file, ("file",)):
+            report = (folder / row["file"].strip()).resolve()
+            known[report.name] = _item(row, report, f"{columns_file}:{number}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in REPORT_SUFFIXES and p.is_file())
+    if not files:
+        raise BadManifest(f"{folder}: no .pdf or .json reports in this folder")
+    return [known.get(p.name, BatchItem(path=p.resolve(), company=p.stem)) for p in files]
+
+
+def file_sha256(path: Path) -> str:
+    """The report's identity, read in blocks so thousands of PDFs never sit in memory at once."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+# --- the work one worker does ------------------------------------------------------------------
+def score_task(task: Task, settings: Settings, cache: EmbeddingCache | None = None) -> list[Outcome]:
+    """Read the task's reports and analyse the readable ones together; bad input is an outcome."""
+    outcomes: dict[str, Outcome] = {}
+    documents, parse_seconds = [], {}
+    for k, (sha, item) in enumerate(task.items):
+        start = time.perf_counter()
+        data = task.data[k] if task.data else item.path.read_bytes()
+        try:
+            document = document_from_file(
+                data, item.path.name, settings.pdf_backend, settings.max_upload_bytes
+            )
+        except BadInput as exc:
+            outcomes[sha] = Outcome(sha, None, f"{type(exc).__name__}: {exc}", final=True)
+            continue
+        if item.language:
+            document = replace(document, language=item.language)
+        documents.append(replace(document, sha256=sha))
+        parse_seconds[sha] = round(time.perf_counter() - start, 3)
+    for analysis in analyze_documents(documents, settings, cache):
+        sha = analysis.document.sha256
+        timed = with_timings(analysis, {"parsing": parse_seconds[sha], **analysis.timings})
+        outcomes[sha] = Outcome(sha, timed)
+    return [outcomes[sha] for sha, _ in task.items]
+
+
+# Per worker process: the settings and the vectors it has seen (set by the pool's initializer).
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(settings: Settings, threads: int) -> None:
+    from service.models import use_encoder_threads
+
+    use_encoder_threads(threads)
+    _worker.update(settings=settings, cache=MemoryCache())
+
+
+def _score_in_worker(task: Task) -> list[Outcome]:
+    return score_task(task, _worker["settings"], _worker["cache"])
+
+
+Results = Iterator[tuple[Task, list[Outcome] | BaseException]]
+
+
+def _inline_results(tasks: Iterable[Task], settings: Settings) -> Results:
+    """One worker: this process, with every core for the encoder."""
+    cache = MemoryCache()
+    for task in tasks:
+        try:
+            yield task, score_task(task, settings, cache)
+        except Exception as exc:  # the batch boundary: the report fails, the batch goes on
+            yield task, exc
+
+
+def _local_results(tasks: Iterable[Task], settings: Settings, workers: int) -> Results:
+    """Worker processes that each load the models once and share the cores between them."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    with ProcessPoolExecutor(workers, context, _start_worker, (settings, threads)) as pool:
+        futures = {pool.submit(_score_in_worker, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except Exception as exc:  # includes a worker killed by the OS (BrokenProcessPool)
+                yield futures[future], exc
+
+
+class RayScorer:
+    """A Ray actor that holds the models, as a local worker process does."""
+
+    def __init__(self, settings: Settings, threads: int) -> None:
+        _start_worker(settings, threads)
+
+    def score(self, task: Task) -> list[Outcome]:
+        return _score_in_worker(task)
+
+
+def _ray_results(tasks: Iterable[Task], settings: Settings, workers: int, address: str) -> Results:
+    """The same tasks on a Ray cluster; the bytes travel with each task (nodes share no disk)."""
+    import ray
+
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        threads = max(1, cpus // workers)
+        actor = ray.remote(num_cpus=min(threads, cpus))(RayScorer)
+        idle = [actor.remote(settings, threads) for _ in range(workers)]  # type: ignore[attr-defined]
+        running: dict[Any, tuple[Task, Any]] = {}
+        queue = iter(tasks)
+        while True:
+            for task in queue:
+                shipped = replace(task, data=tuple(item.path.read_bytes() for _, item in task.items))
+                handle = idle.pop()
+                running[handle.score.remote(shipped)] = (task, handle)  # type: ignore[attr-defined]
+                if not idle:
+                    break
+            if not running:
+                return
+            [ref], _ = ray.wait(list(running), num_returns=1)
+            task, handle = running.pop(ref)
+            idle.append(handle)
+            try:
+                yield task, ray.get(ref)
+            except Exception as exc:  # a failed actor call fails its reports, not the batch
+                yield task, exc
+    finally:
+        ray.shutdown()
+
+
+# --- the run -----------------------------------------------------------------------------------
+Progress = Callable[[BatchSummary, str], None]
+
+
+def _tasks(todo: Sequence[tuple[str, BatchItem]], per_task: int) -> list[Task]:
+    # Reports of one language share a task, so their passages share the encoder's batches.
+    # Largest files first, so the last task to finish is a small one and no worker idles long.
+    ordered = sorted(todo, key=lambda pair: (pair[1].language, -pair[1].path.stat().st_size))
+    return [Task(tuple(ordered[i : i + per_task])) for i in range(0, len(ordered), per_task)]
+
+
+def _save(store: Store, report_id: int, analysis: Analysis, model: str) -> None:
+    # The vectors first: the search index is rebuilt from them, and a kill between the two writes
+    # leaves only a harmless cache entry.
+    keys = [embedding_key(model, p.text) for p in analysis.passages]
+    store.put_vectors(model, dict(zip(keys, analysis.vectors, strict=True)))
+    store.save_analysis(report_id, analysis, model)
+
+
+def run_batch(
+    items: Sequence[BatchItem],
+    out_dir: Path,
+    settings: Settings,
+    workers: int = 2,
+    ray_address: str | None = None,
+    reports_per_task: int = 2,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """Score every report not done yet, retry unexpected failures once, then write the result files."""
+    from service.export import write_results
+
+    started = time.perf_counter()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url())
+    store.create_schema()
+    summary = BatchSummary(total=len(items))
+    report_ids: dict[str, int] = {}
+    listed: list[tuple[str, BatchItem]] = []
+    missing: list[BatchItem] = []
+    for item in items:
+        if not item.path.is_file():
+            missing.append(item)
+            continue
+        sha = file_sha256(item.path)
+        report, _ = store.get_or_create_report(sha, filename=item.path.name)
+        store.set_report_meta(
+            report.id, company=item.company, sector=item.sector, year=item.year, country=item.country
+        )
+        report_ids[sha] = report.id
+        listed.append((sha, item))
+    status = {sha: row.status for sha, row in store.reports_by_sha(list(report_ids)).items()}
+    todo = list({sha: item for sha, item in listed if status[sha] not in ("done", "rejected")}.items())
+    summary.skipped = sum(status[sha] == "done" for sha in dict(listed))
+    # Rejected before (bad bytes) and missing files stay failures; they are reported, not retried.
+    summary.failed = len(missing) + sum(status[sha] == "rejected" for sha in dict(listed))
+
+    def tally(outcome: Outcome, last_try: bool) -> bool:
+        """Store one outcome; True when it should be tried again."""
+        report_id = report_ids[outcome.sha256]
+        if outcome.analysis is not None:
+            _save(store, report_id, outcome.analysis, settings.embedding_model)
+            summary.scored += 1
+            summary.pages += outcome.analysis.document.page_count
+            summary.passages += len(outcome.analysis.passages)
+        elif outcome.final or last_try:
+            store.set_report_status(report_id, "rejected" if outcome.final else "failed", outcome.error)
+            summary.failed += 1
+        else:
+            return True
+        if progress:
+            progress(summary, outcome.sha256)
+        return False
+
+    pending = _tasks(todo, reports_per_task)
+    for last_try in (False, True):
+        retry: list[Task] = []
+        if ray_address:
+            results = _ray_results(pending, settings, workers, ray_address)
+        elif workers > 1 and len(pending) > 1:
+            results = _local_results(pending, settings, workers)
+        else:
+            results = _inline_results(pending, settings)
+        for task, answer in results:
+            if isinstance(answer, BaseException):
+                reason = f"{type(answer).__name__}: {answer}"
+                answer = [Outcome(sha, None, reason) for sha, _ in task.items]
+            retry += [Task(((o.sha256, dict(task.items)[o.sha256]),)) for o in answer if tally(o, last_try)]
+        pending = retry  # a failure is tried once more, alone, so a bad report cannot sink its task
+        if not pending:
+            break
+    summary.seconds = round(time.perf_counter() - started, 3)
+    summary.outputs = write_results(store, listed, missing, out_dir, settings)
+    return summary

@@ -1,0 +1,138 @@
+"""Sector benchmarks: distributions of coverage per SDG and per step, percentiles, years.
+
+Reads analysed reports from the store (uploaded or batch-scored alike) through their flat coverage
+columns (``service.export.coverage_columns``). Quartiles are numpy's default linear interpolation,
+the same as pandas' and R's type 7, so researchers can reproduce them from reports.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from service.errors import NotFound
+from service.export import coverage_columns
+from service.store import ReportRow, Store
+
+
+@dataclass(frozen=True)
+class LabelStats:
+    """The distribution of one coverage column over a set of reports."""
+
+    label: str
+    reports: int
+    minimum: float
+    q1: float
+    median: float
+    q3: float
+    maximum: float
+    mean: float
+
+
+@dataclass(frozen=True)
+class SectorBenchmark:
+    """Every coverage column's distribution within one sector."""
+
+    sector: str
+    reports: int
+    labels: tuple[LabelStats, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["sector", *LabelStats.__dataclass_fields__])
+        writer.writeheader()
+        writer.writerows({"sector": self.sector, **asdict(stats)} for stats in self.labels)
+        return buffer.getvalue()
+
+
+def label_stats(label: str, values: list[float]) -> LabelStats:
+    """Median and quartiles of one column (needs at least one value)."""
+    array = np.asarray(values, dtype=float)
+    q1, median, q3 = np.percentile(array, [25, 50, 75])
+    return LabelStats(
+        label=label,
+        reports=len(values),
+        minimum=float(array.min()),
+        q1=round(float(q1), 2),
+        median=round(float(median), 2),
+        q3=round(float(q3), 2),
+        maximum=float(array.max()),
+        mean=round(float(array.mean()), 2),
+    )
+
+
+def percentile_rank(value: float, peers: list[float]) -> float | None:
+    """Share of peers (in %) scoring below ``value``, ties counting half; None without peers."""
+    if not peers:
+        return None
+    below = sum(p < value for p in peers)
+    ties = sum(p == value for p in peers)
+    return round(100 * (below + ties / 2) / len(peers), 1)
+
+
+def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
+    return [coverage_columns(r.result or {}) for r in reports]
+
+
+def sector_benchmark(store: Store, sector: str) -> SectorBenchmark:
+    """Distributions per SDG, per step and of the two headline scores within ``sector``."""
+    reports = store.done_reports(sector=sector)
+    if not reports:
+        known = ", ".join(store.sectors()) or "none yet"
+        raise NotFound(f"no analysed reports in sector {sector!r} (sectors: {known})")
+    rows = _columns(reports)
+    labels = tuple(label_stats(label, [row[label] for row in rows]) for label in rows[0])
+    return SectorBenchmark(sector.lower(), len(reports), labels)
+
+
+def report_percentiles(store: Store, report_id: int) -> dict[str, Any]:
+    """Where one report stands in its sector: per column its score, percentile and the sector median."""
+    report = store.get_report(report_id)
+    if report.result is None:
+        raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
+    if not report.sector:
+        raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
+    peers = [r for r in store.done_reports(sector=report.sector) if r.id != report.id]
+    own = coverage_columns(report.result)
+    peer_rows = _columns(peers)
+    labels = [
+        {
+            "label": label,
+            "score": score,
+            "percentile": percentile_rank(score, [row[label] for row in peer_rows]),
+            "sector_median": float(np.median([row[label] for row in peer_rows])) if peer_rows else None,
+        }
+        for label, score in own.items()
+    ]
+    return {
+        "report_id": report.id,
+        "company": report.company,
+        "sector": report.sector,
+        "peers": len(peers),
+        "labels": labels,
+    }
+
+
+def company_history(store: Store, company: str) -> dict[str, Any]:
+    """A company's reports over the years, with the change of each headline score since the last one."""
+    reports = sorted(store.done_reports(company=company), key=lambda r: (r.year or 0, r.id))
+    if not reports:
+        raise NotFound(f"no analysed reports of company {company!r}")
+    years, previous = [], None
+    for report, columns in zip(reports, _columns(reports), strict=True):
+        change = None
+        if previous is not None:
+            change = {k: columns[k] - previous[k] for k in ("sdg_score", "dd_score")}
+        profile = (report.result or {}).get("profile", "")
+        years.append(
+            {"year": report.year, "report_id": report.id, "profile": profile, "change": change, **columns}
+        )
+        previous = columns
+    return {"company": reports[0].company, "reports": len(reports), "years": years}
