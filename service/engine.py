@@ -15,13 +15,17 @@ from typing import Any
 
 from service.embed import embed_texts
 from service.errors import BadInput, NotFound
+from service.evidence import EvidenceItem, Side, label_evidence
+from service.frameworks import load_framework
 from service.index import PassageIndex
 from service.ingest import pdf_page_texts, sha256_of
 from service.models import get_encoder
+from service.page_images import PageImage, render_page
 from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
 from service.settings import Settings
 from service.store import JobRow, PassageRow, Store
+from service.substance import load_substance_rules
 
 log = logging.getLogger("gaplens")
 
@@ -138,6 +142,30 @@ class GapLensService:
         if report.result is None:
             raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
         return report.result
+
+    def evidence(
+        self, report_id: int, side: Side, label: str, part: str = "", limit: int = 20
+    ) -> list[EvidenceItem]:
+        """Every passage of the report that supports one goal or step (or one target of it), best first."""
+        report = self.store.get_report(report_id)
+        load_framework(side, self.settings.corpora_dir).label(label)
+        rows = self.store.passages(report.id, 0, None)
+        rules = load_substance_rules(self.settings.corpora_dir)
+        return label_evidence(rows, side, label, part, rules, limit)
+
+    def page_image(self, report_id: int, page: int, passage_id: int | None = None) -> PageImage:
+        """A page of the report's PDF as PNG, with one of its passages highlighted."""
+        report = self.store.get_report(report_id)
+        path = self.uploads / f"{report.sha256}.pdf"
+        if not path.exists():
+            raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
+        highlight = ""
+        if passage_id is not None:
+            row = self.store.passages_by_ids([passage_id]).get(passage_id)
+            if row is None or row.report_id != report.id or row.page != page:
+                raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
+            highlight = row.text
+        return render_page(path.read_bytes(), page, highlight)
 
     def search(
         self, query: str, k: int = 10, report_id: int | None = None, sector: str | None = None

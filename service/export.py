@@ -53,6 +53,49 @@ def coverage_columns(result: dict[str, Any]) -> dict[str, float]:
     return columns
 
 
+ANALYSIS_CSV_COLUMNS = (
+    "framework",
+    "label",
+    "name",
+    "score",
+    "addressed",
+    "evidence_count",
+    "results",
+    "actions",
+    "commitments",
+    "mentions",
+    "parts_touched",
+    "parts_missing",
+)
+
+
+def analysis_csv(result: dict[str, Any]) -> str:
+    """One gap report as CSV: a row per SDG and per due-diligence step, for a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ANALYSIS_CSV_COLUMNS)
+    for framework, key in (("sdg", "sdg"), ("oecd_dd", "due_diligence")):
+        for c in result[key]:
+            types = c.get("evidence_types") or {}
+            writer.writerow(
+                (
+                    framework,
+                    c["label"],
+                    c["name"],
+                    c["score"],
+                    c["addressed"],
+                    c["evidence_count"],
+                    types.get("result", 0),
+                    types.get("action", 0),
+                    types.get("commitment", 0),
+                    types.get("mention", 0),
+                    ";".join(c["parts_touched"]),
+                    ";".join(c["parts_missing"]),
+                )
+            )
+    return buffer.getvalue()
+
+
 def report_row(report: ReportRow, path: str = "") -> dict[str, Any]:
     """One analysed report as a flat row."""
     result = report.result or {}

@@ -305,7 +305,7 @@ class Store:
             s.flush()
             return [row.id for row in rows]
 
-    def passages(self, report_id: int, offset: int = 0, limit: int = 100) -> list[PassageRow]:
+    def passages(self, report_id: int, offset: int = 0, limit: int | None = 100) -> list[PassageRow]:
         with self.session() as s:
             query = (
                 select(PassageRow)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
+from fastapi.responses import Response
 
 from service.api.deps import ServiceDep
-from service.api.schemas import JobOut, PassageOut, ReportOut
+from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut
 from service.engine import ReportMeta
+from service.evidence import Side
+from service.export import analysis_csv
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -47,10 +51,52 @@ def get_report(service: ServiceDep, report_id: int) -> ReportOut:
     return ReportOut.model_validate(service.store.get_report(report_id))
 
 
-@router.get("/reports/{report_id}/analysis")
-def get_analysis(service: ServiceDep, report_id: int) -> dict[str, Any]:
-    """The gap analysis: coverage per SDG and per step with evidence, profile, recommendations."""
-    return service.analysis(report_id)
+@router.get("/reports/{report_id}/analysis", response_model=None)
+def get_analysis(
+    service: ServiceDep, report_id: int, format: Annotated[Literal["json", "csv"], Query()] = "json"
+) -> dict[str, Any] | Response:
+    """The gap analysis: coverage per SDG and per step with evidence, profile, recommendations.
+
+    ``format=csv`` gives one row per SDG and per step (scores, evidence counts by type, parts).
+    """
+    analysis = service.analysis(report_id)
+    if format == "csv":
+        return Response(
+            analysis_csv(analysis),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="gaplens-report-{report_id}.csv"'},
+        )
+    return analysis
+
+
+@router.get("/reports/{report_id}/evidence", response_model=list[EvidenceOut])
+def get_evidence(
+    service: ServiceDep,
+    report_id: int,
+    framework: Annotated[Side, Query(description="sdg or oecd_dd")],
+    label: Annotated[str, Query(min_length=1, max_length=8, description="goal or step id, e.g. 13")],
+    part: Annotated[str, Query(max_length=8, description="a target or sub-element, e.g. 13.2")] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[EvidenceOut]:
+    """Every passage that supports one goal or step (or one of its targets), best first."""
+    items = service.evidence(report_id, framework, label, part, limit)
+    return [EvidenceOut(**asdict(item)) for item in items]
+
+
+@router.get(
+    "/reports/{report_id}/pages/{page}/image",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the page as PNG"}},
+)
+def get_page_image(
+    service: ServiceDep,
+    report_id: int,
+    page: Annotated[int, Path(ge=1, le=100_000)],
+    passage: Annotated[int | None, Query(ge=1, description="a passage id on this page to highlight")] = None,
+) -> Response:
+    """One page of the uploaded PDF as PNG, with a passage highlighted (uploaded PDFs only)."""
+    image = service.page_image(report_id, page, passage)
+    return Response(image.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/reports/{report_id}/passages", response_model=list[PassageOut])

@@ -54,6 +54,18 @@ class PassageOut(BaseModel):
     dd: dict[str, Any]
 
 
+class EvidenceOut(BaseModel):
+    """A passage that supports a goal or step, with its page and evidence type."""
+
+    passage_id: int
+    page: int
+    heading: str
+    text: str
+    score: float
+    parts: list[str]
+    evidence_type: str
+
+
 class ClassifyItem(BaseModel):
     """One text to classify."""
 
