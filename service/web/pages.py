@@ -1,41 +1,271 @@
-"""Server-rendered pages: upload a report, watch its progress, read its gap analysis.
+"""Server-rendered pages: upload a report, watch it being read, see where it stands, explore evidence.
 
+The pages are a thin shell over the same service the API uses. Every page works without JavaScript
+(forms and links); a little script adds drag-and-drop, live progress and in-place evidence loading.
 Jinja2 autoescaping is on for every template: report text is untrusted input.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from service.api.deps import ServiceDep
-from service.frameworks import load_framework
+from service.benchmark import sector_benchmark
+from service.engine import GapLensService, ReportMeta
+from service.errors import BadInput, NotFound
+from service.evidence import Side
+from service.export import coverage_columns
+from service.frameworks import load_framework, load_profiles
+from service.gap import DD_ENGAGED, SDG_ENGAGED
+from service.pipeline import STAGES
+from service.store import ReportRow
+from service.web.charts import (
+    PLOT_MARGIN,
+    PLOT_SIZE,
+    WHEEL_SIZE,
+    plot_coordinate,
+    quadrant_points,
+    sdg_wheel,
+)
+from service.web.i18n import COOKIE, LANGUAGES, request_language, translator
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
+EVIDENCE_PER_PAGE = 20
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """A page in the reader's language; ``?lang=`` switches it and is remembered in a cookie."""
+    language = request_language(request)
+    # A form's answer (an error page after POST /upload) switches language on the upload page.
+    path, query = (request.url.path, request.query_params) if request.method == "GET" else ("/", {})
+    switch = {code: f"{path}?{urlencode({**query, 'lang': code})}" for code in LANGUAGES}
+    context = {"lang": language, "t": translator(language), "switch": switch, **context}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    if request.query_params.get("lang") == language:
+        response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+def label_names(framework_id: str, service: GapLensService, language: str) -> dict[str, str]:
+    """Goal or step names in the interface language (Dutch names come from corpora/)."""
+    framework = load_framework(framework_id, service.settings.corpora_dir)
+    return {lb.id: (lb.name_nl if language == "nl" and lb.name_nl else lb.name) for lb in framework.labels}
+
+
+def column_names(service: GapLensService, language: str) -> dict[str, str]:
+    """Readable names for the coverage columns (``sdg_13``, ``dd_3``, ``sdg_score``) of compare tables."""
+    names = {f"sdg_{k}": f"{k}. {v}" for k, v in label_names("sdg", service, language).items()}
+    names |= {f"dd_{k}": f"{k}. {v}" for k, v in label_names("oecd_dd", service, language).items()}
+    t = translator(language)
+    return names | {"sdg_score": t("SDG score"), "dd_score": t("Due-diligence score")}
+
+
+def report_title(report: ReportRow) -> str:
+    """How a person names a report: company and year, else its file name."""
+    parts = [report.company or report.filename, str(report.year or "")]
+    return " ".join(p for p in parts if p)
+
+
+def _label_key(key: str) -> tuple[Side, str]:
+    """``sdg-13`` -> ("sdg", "13"); ``dd-3`` -> ("oecd_dd", "3")."""
+    side, _, label = key.partition("-")
+    return ("oecd_dd" if side == "dd" else "sdg"), label
 
 
 @router.get("/", response_class=HTMLResponse)
 def upload_page(request: Request, service: ServiceDep) -> HTMLResponse:
     """The upload form and the list of analysed reports."""
     context = {
-        "reports": service.store.list_reports()[:50],
+        "reports": service.store.list_reports()[:100],
         "max_mb": service.settings.max_upload_bytes // (1024 * 1024),
     }
-    return templates.TemplateResponse(request, "upload.html", context)
+    return render(request, "upload.html", context)
+
+
+@router.post("/upload")
+async def upload_form(
+    service: ServiceDep,
+    file: Annotated[UploadFile, File()],
+    company: Annotated[str, Form(max_length=256)] = "",
+    sector: Annotated[str, Form(max_length=128)] = "",
+    year: Annotated[str, Form(max_length=4)] = "",
+) -> RedirectResponse:
+    """The form's upload: bad input becomes an error page (service/api/app.py), else the job's page."""
+    data = await file.read(service.settings.max_upload_bytes + 1)
+    meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=_year(year))
+    job, _ = service.submit_pdf(data, file.filename or "upload.pdf", meta)
+    if job.status == "done" and job.report_id is not None:
+        return RedirectResponse(f"/reports/{job.report_id}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+def _year(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
+        raise BadInput(f"the year {text!r} is not a year between 1900 and 2100")
+    return int(text)
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, service: ServiceDep, job_id: int) -> HTMLResponse:
+    """Live progress through the pipeline's stages; the page moves on to the result when done."""
+    job = service.store.get_job(job_id)
+    return render(request, "job.html", {"job": job, "stages": STAGES})
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
-def report_page(request: Request, service: ServiceDep, report_id: int) -> HTMLResponse:
-    """Scores per SDG and per due-diligence step, with evidence passages and page numbers."""
+def report_page(
+    request: Request,
+    service: ServiceDep,
+    report_id: int,
+    label: Annotated[str, Query(max_length=12)] = "",
+    part: Annotated[str, Query(max_length=8)] = "",
+) -> HTMLResponse:
+    """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
     report = service.store.get_report(report_id)
     analysis = service.analysis(report_id)
+    language = request_language(request)
     sdg = load_framework("sdg", service.settings.corpora_dir)
-    colours = {label.id: label.colour for label in sdg.labels}
-    context = {"report": report, "analysis": analysis, "colours": colours}
-    return templates.TemplateResponse(request, "report.html", context)
+    goal_names = label_names("sdg", service, language)
+    step_names = label_names("oecd_dd", service, language)
+    own = {**coverage_columns(analysis), "title": report_title(report)}
+    peers = []
+    if report.sector:
+        peers = [
+            {**coverage_columns(r.result or {}), "title": report_title(r)}
+            for r in service.store.done_reports(sector=report.sector)
+            if r.id != report.id
+        ]
+    profile = load_profiles(service.settings.corpora_dir)[analysis["profile"]]
+    context = {
+        "report": report,
+        "analysis": analysis,
+        "wheel": sdg_wheel(analysis["sdg"], goal_names, {lb.id: lb.colour for lb in sdg.labels}),
+        "wheel_size": WHEEL_SIZE,
+        "goal_names": goal_names,
+        "step_names": step_names,
+        "points": quadrant_points(own, peers),
+        "peers": len(peers),
+        "plot": {
+            "size": PLOT_SIZE,
+            "margin": PLOT_MARGIN,
+            "x": plot_coordinate(SDG_ENGAGED[0]),
+            "y": plot_coordinate(DD_ENGAGED[0], vertical=True),
+        },
+        "profile_text": profile.get(f"description_{language}", profile["description"]),
+        "has_pdf": (service.uploads / f"{report.sha256}.pdf").exists(),
+        **_evidence_context(service, analysis, report_id, label, part, goal_names, step_names),
+    }
+    return render(request, "report.html", context)
+
+
+def _evidence_context(
+    service: GapLensService,
+    analysis: dict[str, Any],
+    report_id: int,
+    key: str,
+    part: str,
+    goal_names: dict[str, str],
+    step_names: dict[str, str],
+) -> dict[str, Any]:
+    """The evidence browser's choices and the passages for the chosen goal or step."""
+    if not key:
+        best = max(analysis["sdg"], key=lambda c: (c["score"], -int(c["label"])))
+        key = f"sdg-{best['label']}"
+    side, label = _label_key(key)
+    coverage = analysis["sdg" if side == "sdg" else "due_diligence"]
+    chosen = next((c for c in coverage if c["label"] == label), None)
+    if chosen is None:
+        raise NotFound(f"no goal or step {key!r}: use sdg-1 … sdg-17 or dd-1 … dd-6")
+    options = [(f"sdg-{c['label']}", goal_names[c["label"]], c) for c in analysis["sdg"]]
+    options += [(f"dd-{c['label']}", step_names[c["label"]], c) for c in analysis["due_diligence"]]
+    return {
+        "evidence_key": key,
+        "evidence_part": part if part in chosen["parts_touched"] else "",
+        "evidence_parts": chosen["parts_touched"],
+        "evidence_options": options,
+        "evidence": service.evidence(report_id, side, label, part, EVIDENCE_PER_PAGE),
+    }
+
+
+@router.get("/reports/{report_id}/evidence", response_class=HTMLResponse)
+def evidence_fragment(
+    request: Request,
+    service: ServiceDep,
+    report_id: int,
+    label: Annotated[str, Query(max_length=12)],
+    part: Annotated[str, Query(max_length=8)] = "",
+) -> HTMLResponse:
+    """The evidence list alone, for the result page's script to swap in without a reload."""
+    report = service.store.get_report(report_id)
+    analysis = service.analysis(report_id)
+    language = request_language(request)
+    names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
+    context = {
+        "report": report,
+        "has_pdf": (service.uploads / f"{report.sha256}.pdf").exists(),
+        **_evidence_context(service, analysis, report_id, label, part, *names),
+    }
+    return render(request, "_evidence.html", context)
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    service: ServiceDep,
+    a: Annotated[int | None, Query()] = None,
+    b: Annotated[str, Query(max_length=16)] = "",
+) -> HTMLResponse:
+    """Two reports side by side, or a report against the median of its sector."""
+    done = service.store.done_reports()
+    context: dict[str, Any] = {"reports": done, "a": a, "b": b, "rows": [], "title_a": "", "title_b": ""}
+    if a is not None and b:
+        first = service.store.get_report(a)
+        columns_a = coverage_columns(service.analysis(a))
+        if b == "sector":
+            if not first.sector:
+                raise NotFound(f"report {a} has no sector; compare it with another report instead")
+            medians = {s.label: s.median for s in sector_benchmark(service.store, first.sector).labels}
+            columns_b, title_b = medians, f"{first.sector} (median)"
+        else:
+            if not b.isdigit():
+                raise NotFound(f"compare with a report id or 'sector', not {b!r}")
+            second = service.store.get_report(int(b))
+            columns_b, title_b = coverage_columns(service.analysis(second.id)), report_title(second)
+        names = column_names(service, request_language(request))
+        context |= {
+            "title_a": report_title(first),
+            "title_b": title_b,
+            "rows": [(key, names[key], columns_a[key], columns_b[key]) for key in columns_a],
+        }
+    return render(request, "compare.html", context)
+
+
+@router.get("/sectors", response_class=HTMLResponse)
+def sectors_page(request: Request, service: ServiceDep) -> HTMLResponse:
+    """Sectors with analysed reports."""
+    return render(request, "sectors.html", {"sectors": service.store.sectors()})
+
+
+@router.get("/sectors/{sector}", response_class=HTMLResponse)
+def sector_page(request: Request, service: ServiceDep, sector: str) -> HTMLResponse:
+    """Distributions per SDG and per step within one sector (box plots and the numbers)."""
+    benchmark = sector_benchmark(service.store, sector)
+    names = column_names(service, request_language(request))
+    reports = service.store.done_reports(sector=sector)
+    return render(request, "sector.html", {"benchmark": benchmark, "names": names, "reports": reports})
+
+
+def error_page(request: Request, status_code: int, kind: str, detail: str) -> Response:
+    """What a person sees when something is refused: what went wrong, why, and what to do."""
+    return render(request, "error.html", {"status": status_code, "kind": kind, "detail": detail}, status_code)

@@ -1,40 +1,60 @@
-// Upload a PDF, then poll its job until done (redirect to the result) or failed (show why).
+// Upload page: drag-and-drop onto the drop zone, and checks of type and size before anything is sent.
+// The form itself posts normally; the server's answer is the job's progress page or an error page.
 (function () {
   const form = document.getElementById("upload-form");
   const input = document.getElementById("file");
-  const progress = document.getElementById("progress");
-  const stage = document.getElementById("stage");
-  const bar = document.getElementById("bar");
-  const error = document.getElementById("error");
+  const zone = document.getElementById("dropzone");
+  const chosen = document.getElementById("chosen");
+  const error = document.getElementById("client-error");
+  const text = (name) => form.dataset[name];
 
-  function fail(message) {
-    progress.hidden = true;
+  function showError(message) {
     error.textContent = message;
     error.hidden = false;
   }
 
-  async function poll(jobId) {
-    const response = await fetch(`/v1/jobs/${jobId}`);
-    const job = await response.json();
-    if (job.status === "done") { window.location = `/reports/${job.report_id}`; return; }
-    if (job.status === "failed") { fail(`Processing failed: ${job.error}`); return; }
-    stage.textContent = `Processing: ${job.stage}`;
-    bar.value = job.progress;
-    setTimeout(() => poll(jobId), 1000);
+  async function problemWith(file) {
+    if (!file) return text("msgNone");
+    if (!file.name.toLowerCase().endsWith(".pdf") && file.type !== "application/pdf") return text("msgType");
+    if (file.size === 0) return text("msgEmpty");
+    if (file.size > Number(form.dataset.maxBytes)) return text("msgSize");
+    const head = await file.slice(0, 1024).text();
+    if (!head.includes("%PDF-")) return text("msgMagic");
+    return "";
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.hidden = true;
+  function showChosen() {
     const file = input.files[0];
-    if (!file) { fail("Choose a PDF file first."); return; }
-    if (file.size > Number(input.dataset.maxBytes)) { fail("The file is larger than the upload limit."); return; }
-    if (!file.name.toLowerCase().endsWith(".pdf")) { fail("Only PDF files can be analysed."); return; }
-    progress.hidden = false;
-    stage.textContent = "Uploading…";
-    const response = await fetch("/v1/reports", { method: "POST", body: new FormData(form) });
-    const body = await response.json();
-    if (!response.ok) { fail(body.detail || "The upload was refused."); return; }
-    poll(body.id);
+    chosen.textContent = file ? `${file.name} · ${(file.size / 1048576).toFixed(1)} MB` : "";
+    error.hidden = true;
+  }
+
+  input.addEventListener("change", showChosen);
+  ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  }));
+  ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("dragging")));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      showChosen();
+    }
+  });
+  zone.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); }
+  });
+
+  let checked = false;
+  form.addEventListener("submit", async (event) => {
+    if (checked) return;
+    event.preventDefault();
+    const problem = await problemWith(input.files[0]);
+    if (problem) { showError(problem); return; }
+    checked = true;
+    document.getElementById("analyse").disabled = true;
+    chosen.textContent = text("msgUploading");
+    form.submit();
   });
 })();
