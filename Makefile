@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint typecheck pytest bench train eval clean
+.PHONY: setup browser run test lint typecheck pytest bench train eval clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev,postgres,ray]"
 	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (tests/test_browser.py); Playwright drives it, never downloads one.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 run: setup
 	$(BIN)/gaplens serve
@@ -29,7 +33,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # A throwaway PostgreSQL on loopback for the one PostgreSQL test; stopped again afterwards.
-pytest: setup
+pytest: setup browser
 	@bash .ci/postgres.sh start
 	@set -e; status=0; \
 	  GAPLENS_TEST_POSTGRES_URL=$$(bash .ci/postgres.sh url) $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \

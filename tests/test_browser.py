@@ -1,0 +1,193 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright against a real server.
+
+The server is `gaplens serve` in its own process on a free loopback port with an empty store, as a
+user would start it. Screenshots go to test-output/screenshots/ (the README's picture is one of them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ENGIE
+
+pytestmark = pytest.mark.slow
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium as root in a closed network: no sandbox, and none of its background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path_factory.mktemp("browser") / "data")}
+    env.pop("DATABASE_URL", None)
+    command = [str(Path(sys.executable).parent / "gaplens"), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.5)
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else "server exited"
+    else:
+        process.kill()
+        pytest.fail("the server did not answer /health in 180 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the browser tests: Debian's chromium is not installed (make browser)")
+        pytest.skip("no chromium (make test installs it)")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="en-GB"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{request.node.name}.png", full_page=True)
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_upload_result_evidence_dutch_and_csv(server, page):
+    page.goto(server)
+    page.set_input_files("#file", str(ENGIE))
+    page.fill("input[name=company]", "ENGIE")
+    page.fill("input[name=sector]", "Energy")
+    page.fill("input[name=year]", "2021")
+    page.click("#analyse")
+    # Progress page first, then the result (ENGIE's 60 pages take ~15 s on 2 cores).
+    page.wait_for_url("**/reports/*", timeout=240_000)
+    assert page.locator("h1").inner_text().startswith("ENGIE")
+
+    wheel = page.locator("#sdg-wheel .wheel-segment")
+    assert wheel.count() == 17
+    assert page.locator("#ladder li").count() == 6
+    assert page.locator("#quadrant circle.own").count() == 1
+    page.screenshot(path=_shot("result-page"), full_page=False)
+
+    # Goal 13's evidence: passages with page numbers and the page image with the passage marked.
+    page.locator('.wheel-segment[data-goal="13"]').click()
+    page.wait_for_function("document.getElementById('evidence-label').value === 'sdg-13'")
+    passages = page.locator("#passages .passage")
+    assert passages.count() >= 3
+    first_page = int(passages.first.get_attribute("data-page"))
+    assert 1 <= first_page <= 60
+    assert f"page {first_page}" in passages.first.locator(".page").inner_text()
+    image = passages.first.locator("img")
+    image.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    assert image.evaluate("img => img.naturalWidth") > 500
+    page.locator("#evidence").screenshot(path=_shot("evidence-goal-13"))
+
+    # Keyboard: a focused goal tells its score, Enter opens its evidence.
+    page.locator('.wheel-segment[data-goal="7"]').focus()
+    assert page.locator("#wheel-caption").inner_text().startswith("Goal 7 ·")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('evidence-label').value === 'sdg-7'")
+    page.select_option("#evidence-label", "sdg-13")
+    page.wait_for_function("location.search.includes('label=sdg-13')")
+
+    # A target narrows the list to passages attributed to it.
+    options = page.locator("#evidence-part option")
+    if options.count() > 1:
+        target = options.nth(1).get_attribute("value")
+        page.select_option("#evidence-part", target)
+        page.wait_for_function(f"location.search.includes('part={target}')")
+        assert all(target in p for p in page.locator("#passages .parts").all_inner_texts())
+
+    # Export CSV: one row per goal and per step.
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert [r["framework"] for r in rows] == ["sdg"] * 17 + ["oecd_dd"] * 6
+    shown = page.locator("#sdg-wheel .wheel-segment").nth(12).get_attribute("aria-label")
+    assert f"coverage {rows[12]['score']}," in shown
+
+    # Dutch, and it stays Dutch on the next page.
+    page.click("text=Nederlands")
+    assert page.locator("html").get_attribute("lang") == "nl"
+    assert "Duurzame Ontwikkelingsdoelen" in page.content()
+    assert page.locator("#export-csv").inner_text() == "CSV exporteren"
+    page.goto(f"{server}/sectors")
+    assert page.locator("h1").inner_text() == "Sectoren"
+    page.goto(f"{server}/sectors/energy")
+    assert page.locator("#sector-table tbody tr").count() == 2 + 17 + 6
+
+
+def test_malformed_upload_shows_an_error_page(server, page, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(ENGIE.read_bytes()[:2000])  # a PDF cut off after 2 kB
+    page.goto(server)
+    page.set_input_files("#file", str(broken))
+    page.click("#analyse")
+    page.wait_for_url("**/upload")
+    assert page.locator(".error-page").get_attribute("data-error") == "CorruptPdf"
+    assert page.locator("h1").inner_text() == "The PDF is damaged"
+    assert page.get_by_role("link", name="Back to the upload page").is_visible()
+
+
+def test_non_pdf_is_refused_before_upload(server, page, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a report")
+    page.goto(server)
+    page.set_input_files("#file", str(notes))
+    page.click("#analyse")
+    error = page.locator("#client-error")
+    error.wait_for(state="visible")
+    assert "Only PDF files" in error.inner_text()
+    assert page.url.rstrip("/") == server
+
+
+def _shot(name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / f"{name}.png"
