@@ -120,9 +120,9 @@ def test_unknown_ids_are_404(client):
 
 
 def test_pages_render(client, done_job):
-    assert "Analyse a sustainability report" in client.get("/").text
+    assert "Where does your report stand?" in client.get("/").text
     page = client.get(f"/reports/{done_job['report_id']}").text
-    assert "Sustainable Development Goals" in page and "p. " in page
+    assert "Sustainable Development Goals" in page and 'class="page">page ' in page
     assert "Results · actions · commitments · mentions" in page
     assert client.get("/docs").status_code == 200
 
