@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service.embed import embed_texts
@@ -85,6 +86,10 @@ class GapLensService:
         return self._index
 
     # --- uploads and jobs ------------------------------------------------------------------
+    def upload_path(self, sha256: str) -> Path:
+        """Where an uploaded PDF is kept: content-addressed, so a re-upload finds the same file."""
+        return self.uploads / f"{sha256}.pdf"
+
     def submit_pdf(
         self, data: bytes, filename: str, meta: ReportMeta | None = None
     ) -> tuple[JobRow, Future[None] | None]:
@@ -95,7 +100,7 @@ class GapLensService:
         except BadInput as exc:
             self.store.create_job(filename, sha, status="failed", error=str(exc))
             raise
-        path = self.uploads / f"{sha}.pdf"
+        path = self.upload_path(sha)
         if not path.exists():
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(data)
@@ -124,7 +129,7 @@ class GapLensService:
             self.store.update_job(job_id, stage=stage, progress=round(fraction, 3))
 
         try:
-            data = (self.uploads / f"{job.sha256}.pdf").read_bytes()
+            data = self.upload_path(job.sha256).read_bytes()
             analysis = analyze_pdf(data, job.filename, self.settings, self.store, progress)
             ids = self.store.save_analysis(job.report_id, analysis, self.settings.embedding_model)
             self.index.add(ids, analysis.vectors)
@@ -156,7 +161,7 @@ class GapLensService:
     def page_image(self, report_id: int, page: int, passage_id: int | None = None) -> PageImage:
         """A page of the report's PDF as PNG, with one of its passages highlighted."""
         report = self.store.get_report(report_id)
-        path = self.uploads / f"{report.sha256}.pdf"
+        path = self.upload_path(report.sha256)
         if not path.exists():
             raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
         highlight = ""

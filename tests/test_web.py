@@ -218,7 +218,7 @@ BAD_UPLOADS = [
     ("empty.pdf", b"", {}, 400, "EmptyFile"),
     ("notes.pdf", b"just some text", {}, 415, "NotAPdf"),
     ("cut.pdf", MAX_AUTOMATION.read_bytes()[:3000], {}, 422, "CorruptPdf"),
-    ("max.pdf", MAX_AUTOMATION.read_bytes(), {"year": "20x3"}, 422, "BadInput"),
+    ("max.pdf", MAX_AUTOMATION.read_bytes(), {"year": "20x3"}, 422, "RequestValidationError"),
 ]
 
 

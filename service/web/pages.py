@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from service.api.deps import ServiceDep
 from service.benchmark import sector_benchmark
 from service.engine import GapLensService, ReportMeta
-from service.errors import BadInput, NotFound
+from service.errors import NotFound
 from service.evidence import Side
 from service.export import coverage_columns
 from service.frameworks import load_framework, load_profiles
@@ -97,23 +97,15 @@ async def upload_form(
     file: Annotated[UploadFile, File()],
     company: Annotated[str, Form(max_length=256)] = "",
     sector: Annotated[str, Form(max_length=128)] = "",
-    year: Annotated[str, Form(max_length=4)] = "",
+    year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
 ) -> RedirectResponse:
-    """The form's upload: bad input becomes an error page (service/api/app.py), else the job's page."""
+    """The form's upload: bad input (a bad file or field) becomes an error page (service/api/app.py)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
-    meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=_year(year))
+    meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year)
     job, _ = service.submit_pdf(data, file.filename or "upload.pdf", meta)
     if job.status == "done" and job.report_id is not None:
         return RedirectResponse(f"/reports/{job.report_id}", status_code=303)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-
-
-def _year(text: str) -> int | None:
-    if not text.strip():
-        return None
-    if not text.strip().isdigit() or not 1900 <= int(text) <= 2100:
-        raise BadInput(f"the year {text!r} is not a year between 1900 and 2100")
-    return int(text)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -163,7 +155,7 @@ def report_page(
             "y": plot_coordinate(DD_ENGAGED[0], vertical=True),
         },
         "profile_text": profile.get(f"description_{language}", profile["description"]),
-        "has_pdf": (service.uploads / f"{report.sha256}.pdf").exists(),
+        "has_pdf": service.upload_path(report.sha256).exists(),
         **_evidence_context(service, analysis, report_id, label, part, goal_names, step_names),
     }
     return render(request, "report.html", context)
@@ -213,7 +205,7 @@ def evidence_fragment(
     names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
     context = {
         "report": report,
-        "has_pdf": (service.uploads / f"{report.sha256}.pdf").exists(),
+        "has_pdf": service.upload_path(report.sha256).exists(),
         **_evidence_context(service, analysis, report_id, label, part, *names),
     }
     return render(request, "_evidence.html", context)
