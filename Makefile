@@ -22,7 +22,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 run: setup
-	$(BIN)/gaplens serve
+	GAPLENS_AUTH=local $(BIN)/gaplens serve
 
 lint: setup
 	$(BIN)/ruff check service classifiers eval tests

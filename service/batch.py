@@ -26,7 +26,7 @@ from service.errors import BadInput, BadManifest
 from service.ingest import document_from_file
 from service.pipeline import Analysis, analyze_documents, with_timings
 from service.settings import Settings
-from service.store import Store
+from service.store import LOCAL_TENANT, Store
 
 MANIFEST_COLUMNS = ("path", "company", "sector", "year")
 OPTIONAL_COLUMNS = ("country", "language")
@@ -166,9 +166,7 @@ def score_task(task: Task, settings: Settings, cache: EmbeddingCache | None = No
         start = time.perf_counter()
         data = task.data[k] if task.data else item.path.read_bytes()
         try:
-            document = document_from_file(
-                data, item.path.name, settings.pdf_backend, settings.max_upload_bytes
-            )
+            document = document_from_file(data, item.path.name, settings.pdf_backend, settings.pdf_limits())
         except BadInput as exc:
             outcomes[sha] = Outcome(sha, None, f"{type(exc).__name__}: {exc}", final=True)
             continue
@@ -293,14 +291,20 @@ def run_batch(
     ray_address: str | None = None,
     reports_per_task: int = 2,
     progress: Progress | None = None,
+    tenant: str = LOCAL_TENANT,
+    shareable: bool = False,
 ) -> BatchSummary:
-    """Score every report not done yet, retry unexpected failures once, then write the result files."""
+    """Score every report not done yet, retry unexpected failures once, then write the result files.
+
+    The reports belong to ``tenant``; ``shareable`` lets other tenants' sector benchmarks count them.
+    """
     from service.export import write_results
 
     started = time.perf_counter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.resolved_database_url())
     store.create_schema()
+    tenant_id = store.tenant_id(tenant, create=True)
     summary = BatchSummary(total=len(items))
     report_ids: dict[str, int] = {}
     listed: list[tuple[str, BatchItem]] = []
@@ -310,13 +314,13 @@ def run_batch(
             missing.append(item)
             continue
         sha = file_sha256(item.path)
-        report, _ = store.get_or_create_report(sha, filename=item.path.name)
+        report, _ = store.get_or_create_report(sha, tenant_id, filename=item.path.name, shareable=shareable)
         store.set_report_meta(
             report.id, company=item.company, sector=item.sector, year=item.year, country=item.country
         )
         report_ids[sha] = report.id
         listed.append((sha, item))
-    status = {sha: row.status for sha, row in store.reports_by_sha(list(report_ids)).items()}
+    status = {sha: row.status for sha, row in store.reports_by_sha(list(report_ids), tenant_id).items()}
     todo = list({sha: item for sha, item in listed if status[sha] not in ("done", "rejected")}.items())
     summary.skipped = sum(status[sha] == "done" for sha in dict(listed))
     # Rejected before (bad bytes) and missing files stay failures; they are reported, not retried.
@@ -357,5 +361,5 @@ def run_batch(
         if not pending:
             break
     summary.seconds = round(time.perf_counter() - started, 3)
-    summary.outputs = write_results(store, listed, missing, out_dir, settings)
+    summary.outputs = write_results(store, listed, missing, out_dir, settings, tenant_id)
     return summary

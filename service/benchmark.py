@@ -81,25 +81,29 @@ def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
     return [coverage_columns(r.result or {}) for r in reports]
 
 
-def sector_benchmark(store: Store, sector: str) -> SectorBenchmark:
-    """Distributions per SDG, per step and of the two headline scores within ``sector``."""
-    reports = store.done_reports(sector=sector)
+def sector_benchmark(store: Store, sector: str, tenant_id: int | None = None) -> SectorBenchmark:
+    """Distributions per SDG, per step and of the two headline scores within ``sector``.
+
+    For a tenant: its own reports and those other tenants made shareable (only in these aggregates).
+    """
+    reports = store.done_reports(sector=sector, tenant_id=tenant_id, shared=True)
     if not reports:
-        known = ", ".join(store.sectors()) or "none yet"
+        known = ", ".join(store.sectors(tenant_id, shared=True)) or "none yet"
         raise NotFound(f"no analysed reports in sector {sector!r} (sectors: {known})")
     rows = _columns(reports)
     labels = tuple(label_stats(label, [row[label] for row in rows]) for label in rows[0])
     return SectorBenchmark(sector.lower(), len(reports), labels)
 
 
-def report_percentiles(store: Store, report_id: int) -> dict[str, Any]:
+def report_percentiles(store: Store, report_id: int, tenant_id: int | None = None) -> dict[str, Any]:
     """Where one report stands in its sector: per column its score, percentile and the sector median."""
-    report = store.get_report(report_id)
+    report = store.get_report(report_id, tenant_id)
     if report.result is None:
         raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
     if not report.sector:
         raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
-    peers = [r for r in store.done_reports(sector=report.sector) if r.id != report.id]
+    peers = store.done_reports(sector=report.sector, tenant_id=tenant_id, shared=True)
+    peers = [r for r in peers if r.id != report.id]
     own = coverage_columns(report.result)
     peer_rows = _columns(peers)
     labels = [
@@ -120,9 +124,13 @@ def report_percentiles(store: Store, report_id: int) -> dict[str, Any]:
     }
 
 
-def company_history(store: Store, company: str) -> dict[str, Any]:
-    """A company's reports over the years, with the change of each headline score since the last one."""
-    reports = sorted(store.done_reports(company=company), key=lambda r: (r.year or 0, r.id))
+def company_history(store: Store, company: str, tenant_id: int | None = None) -> dict[str, Any]:
+    """A company's reports over the years, with the change of each headline score since the last one.
+
+    For a tenant, its own reports only: a history names reports one by one, which sharing does not allow.
+    """
+    reports = store.done_reports(company=company, tenant_id=tenant_id)
+    reports = sorted(reports, key=lambda r: (r.year or 0, r.id))
     if not reports:
         raise NotFound(f"no analysed reports of company {company!r}")
     years, previous = [], None

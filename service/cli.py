@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from service.errors import GapLensError
 from service.settings import get_settings
+
+if TYPE_CHECKING:
+    from service.store import Store
 
 app = typer.Typer(help="GapLens: SDG and OECD due-diligence gap analysis of sustainability reports.")
 err = Console(stderr=True)
@@ -124,6 +127,10 @@ def batch(
         str | None, typer.Option(help="Embedding model (default: GAPLENS_EMBEDDING_MODEL)")
     ] = None,
     reports_per_task: Annotated[int, typer.Option(min=1, help="Reports a worker embeds together")] = 2,
+    tenant: Annotated[str, typer.Option(help="The tenant the reports belong to")] = "local",
+    shareable: Annotated[
+        bool, typer.Option(help="Let other tenants' sector benchmarks count these reports (anonymously)")
+    ] = False,
 ) -> None:
     """Score many reports: resumable (by sha256), failures isolated, results as Parquet and CSV.
 
@@ -157,7 +164,7 @@ def batch(
             bar.update(task, description=f"scoring {rate:.2f} reports/s, {summary.failed} failed")
 
         bar.update(task, completed=0)
-        summary = run_batch(items, out, settings, workers, ray, reports_per_task, progress)
+        summary = run_batch(items, out, settings, workers, ray, reports_per_task, progress, tenant, shareable)
     err.print(
         f"{summary.scored} scored, {summary.skipped} already done, {summary.failed} failed "
         f"({summary.pages} pages, {summary.passages} passages in {summary.seconds:.1f} s) -> {out}"
@@ -262,18 +269,91 @@ def train_dd_command(encoder: EncoderOption = None, models_dir: ModelsDirOption 
     _train("dd", encoder, models_dir)
 
 
+keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
+app.add_typer(keys_app, name="keys")
+
+
+def _store() -> Store:
+    from service.store import Store
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url())
+    store.create_schema()
+    return store
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="The tenant (organisation) the key is for; made if new")],
+    admin: Annotated[bool, typer.Option(help="May make keys and see the queue through the API")] = False,
+) -> None:
+    """Make a key and print it: it is shown this once and stored only as a hash."""
+    from service.auth import create_api_key
+
+    try:
+        key = create_api_key(_store(), tenant, admin)
+    except GapLensError as exc:
+        raise _fail(exc) from exc
+    role = " (admin)" if admin else ""
+    err.print(f"key for tenant [bold]{tenant.strip()}[/bold]{role}; keep it, it is not shown again:")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key's tenant, first characters, role and state (never the key)."""
+    rows = [
+        {
+            "tenant": tenant,
+            "key": f"{key.prefix}…",
+            "admin": key.admin,
+            "created": f"{key.created_at:%Y-%m-%d %H:%M}",
+            "revoked": f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        }
+        for key, tenant in _store().api_keys()
+    ]
+    if not rows:
+        err.print("no keys yet; make one with `gaplens keys create --tenant NAME`")
+        return
+    _table("API keys", rows)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's first 12 characters (keys list)")],
+) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    count = _store().revoke_api_key(prefix.rstrip("…"))
+    if not count:
+        raise _fail(GapLensError(f"no live key starts with {prefix!r}"))
+    err.print(f"revoked {count} key(s)")
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
 ) -> None:
-    """Serve the upload page and the API (what ``make run`` starts)."""
+    """Serve the upload page and the API (what ``make run`` starts, in local mode)."""
     import uvicorn
 
     from service.api.app import create_app
+    from service.logs import configure_logging
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    host = host or settings.host
+    if settings.auth == "local" and host not in LOOPBACK:
+        raise _fail(
+            GapLensError(f"local mode (no keys) serves loopback only, not {host}; use GAPLENS_AUTH=keys")
+        )
+    configure_logging(settings.log_format)
+    uvicorn.run(
+        create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False
+    )
 
 
 def main() -> None:

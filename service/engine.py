@@ -1,34 +1,43 @@
 """GapLensService: the store, the search index and the job queue around the pipeline.
 
-The API and the CLI are thin shells over this one object. Uploads are validated and written to disk
-(content-addressed by sha256) before a job is acknowledged; jobs run one at a time in a worker thread
-because the encoder already uses both cores.
+The API and the CLI are thin shells over this one object. Every read takes the calling tenant and
+sees only that tenant's rows. Uploads are validated (in a bounded child process) and written to disk,
+content-addressed by sha256 and fsynced, before a job is acknowledged. The job queue is the jobs table:
+worker threads claim queued jobs from the database, so a restart after a crash finds every job that
+was acknowledged and not finished, and runs it again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.auth import Tenant
 from service.embed import embed_texts
-from service.errors import BadInput, NotFound
+from service.errors import BadInput, JobTimeout, NotFound, TooManyRequests
 from service.evidence import EvidenceItem, Side, label_evidence
 from service.frameworks import load_framework
 from service.index import PassageIndex
-from service.ingest import pdf_page_texts, sha256_of
+from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.page_images import PageImage, render_page
 from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
 from service.settings import Settings
-from service.store import JobRow, PassageRow, Store
+from service.store import UNFINISHED, JobRow, PassageRow, Store
 from service.substance import load_substance_rules
 
 log = logging.getLogger("gaplens")
+# A job whose worker died this many times (a crash, kill -9) is given up rather than tried forever.
+MAX_ATTEMPTS = 3
+# What a tenant with a full queue is told to wait before trying again, in seconds.
+QUEUE_FULL_RETRY_AFTER = 30
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class ReportMeta:
     company: str = ""
     sector: str = ""
     year: int | None = None
+    shareable: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,21 @@ class SearchHit:
     score: float
 
 
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` so that it survives a crash once this returns: temp file, fsync, rename, fsync dir."""
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 class GapLensService:
     """Everything the API and CLI need, over one store and one index."""
 
@@ -56,21 +81,45 @@ class GapLensService:
         self.store = Store(settings.resolved_database_url())
         self.uploads = settings.data_dir / "uploads"
         self._index: PassageIndex | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaplens-job")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, resume: bool = True) -> None:
-        """Create the schema, load models and index, and requeue jobs a previous run left."""
+        """Create the schema, load the index, requeue what a dead process left, start the workers.
+
+        One serving process per database: at start, jobs still marked running belong to a process
+        that is gone (a crash or kill -9), so ``resume`` puts them back in the queue.
+        """
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         if resume:
-            for job in self.store.unfinished_jobs():
-                self._executor.submit(self.run_job, job.id)
+            requeued = self.store.requeue_running_jobs()
+            if requeued:
+                log.info("requeued %d jobs left running by a previous process", requeued)
+        for number in range(self.settings.job_workers):
+            worker = threading.Thread(target=self._work, name=f"gaplens-job-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=False)
+        """Stop taking jobs and wait for the running ones to finish."""
+        self._stop.set()
+        self._wake.set()
+        for worker in self._workers:
+            worker.join()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.claim_next_job()
+            if job is None:
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                continue
+            self.run_job(job)
 
     @property
     def index(self) -> PassageIndex:
@@ -91,76 +140,123 @@ class GapLensService:
         return self.uploads / f"{sha256}.pdf"
 
     def submit_pdf(
-        self, data: bytes, filename: str, meta: ReportMeta | None = None
-    ) -> tuple[JobRow, Future[None] | None]:
-        """Validate, store and queue a PDF. Bad input is recorded as a failed job, then raised."""
+        self, data: bytes, filename: str, tenant: Tenant, meta: ReportMeta | None = None
+    ) -> JobRow:
+        """Validate, store and queue a PDF for ``tenant``; the job is in the database when this returns.
+
+        Bad input is recorded as a failed job, then raised. Uploading bytes the tenant uploaded before
+        is idempotent: it answers with that report's job instead of queueing the work again.
+        """
+        filename = safe_filename(filename)
         sha = sha256_of(data) if data else ""
         try:
-            pdf_page_texts(data, self.settings.max_upload_bytes)
+            pdf_page_texts(data, self.settings.pdf_limits())
         except BadInput as exc:
-            self.store.create_job(filename, sha, status="failed", error=str(exc))
+            self.store.create_job(filename, sha, status="failed", error=str(exc), tenant_id=tenant.id)
             raise
+        meta = meta or ReportMeta()
+        fields = {"company": meta.company, "sector": meta.sector, "year": meta.year}
+        existing = self.store.report_by_sha(sha, tenant.id)
+        if existing is not None:
+            self.store.set_report_meta(existing.id, **fields)
+            if meta.shareable:
+                self.store.set_shareable(existing.id, tenant.id, True)
+            latest = self.store.latest_job_for_report(existing.id)
+            if latest is not None and (
+                latest.status in UNFINISHED or existing.status in ("done", "rejected")
+            ):
+                return latest
+            if existing.status == "done":
+                return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+        unfinished = len(self.store.unfinished_jobs(tenant.id))
+        if unfinished >= self.settings.max_jobs_per_tenant:
+            raise TooManyRequests(
+                f"{unfinished} of your reports are queued or being read, the most at a time; "
+                f"try again in {QUEUE_FULL_RETRY_AFTER} s",
+                QUEUE_FULL_RETRY_AFTER,
+            )
         path = self.upload_path(sha)
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        meta = meta or ReportMeta()
-        report, _created = self.store.get_or_create_report(
-            sha, filename=filename, company=meta.company, sector=meta.sector, year=meta.year
+            write_durably(path, data)
+        report, _ = self.store.get_or_create_report(
+            sha, tenant.id, filename=filename, shareable=meta.shareable, **fields
         )
-        job = self.store.create_job(filename, sha)
-        self.store.update_job(job.id, report_id=report.id)
-        if report.status == "done":
-            self.store.update_job(job.id, status="done", stage="done", progress=1.0)
-            return self.store.get_job(job.id), None
-        return self.store.get_job(job.id), self._executor.submit(self.run_job, job.id)
+        job = self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
+        self._wake.set()
+        return job
 
-    def run_job(self, job_id: int) -> None:
+    def wait_for_job(self, job_id: int, timeout: float = 600.0) -> JobRow:
+        """Block until a job is done or failed (the CLI and tests; the API polls instead)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.store.get_job(job_id)
+            if job.status not in UNFINISHED:
+                return job
+            time.sleep(0.2)
+        raise TimeoutError(f"job {job_id} did not finish in {timeout:.0f} s")
+
+    def run_job(self, job: JobRow) -> None:
         """Analyse the job's PDF and store the result; any failure is recorded on the job."""
-        job = self.store.get_job(job_id)
-        if job.report_id is None:
-            self.store.fail_job(job_id, "the job names no report")
+        report_id = job.report_id
+        if report_id is None:
+            self.store.fail_job(job.id, "the job names no report")
             return
-        self.store.update_job(job_id, status="running", stage="parsing", progress=0.0)
-        self.store.set_report_status(job.report_id, "running")
+        if job.attempts > MAX_ATTEMPTS:
+            reason = f"given up after {MAX_ATTEMPTS} attempts: the worker stopped while reading it each time"
+            self.store.fail_job(job.id, reason)
+            self.store.set_report_status(report_id, "failed", reason)
+            return
+        if self.store.get_report(report_id).status == "done":  # a second job for work already done
+            self.store.update_job(job.id, status="done", stage="done", progress=1.0)
+            return
+        self.store.set_report_status(report_id, "running")
+        deadline = time.monotonic() + self.settings.max_job_seconds
 
         def progress(stage: str, fraction: float) -> None:
-            self.store.update_job(job_id, stage=stage, progress=round(fraction, 3))
+            if time.monotonic() > deadline:
+                raise JobTimeout(
+                    f"reading the report took longer than the limit of {self.settings.max_job_seconds:.0f} s"
+                )
+            self.store.update_job(job.id, stage=stage, progress=round(fraction, 3))
 
         try:
             data = self.upload_path(job.sha256).read_bytes()
             analysis = analyze_pdf(data, job.filename, self.settings, self.store, progress)
-            ids = self.store.save_analysis(job.report_id, analysis, self.settings.embedding_model)
+            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model)
             self.index.add(ids, analysis.vectors)
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
-            log.exception("job %s failed", job_id)
-            reason = f"{type(exc).__name__}: {exc}"
-            self.store.fail_job(job_id, reason)
-            self.store.set_report_status(job.report_id, "failed", reason)
+            log.exception("job %s failed", job.id)
+            reason = str(exc) if isinstance(exc, BadInput | JobTimeout) else f"{type(exc).__name__}: {exc}"
+            self.store.fail_job(job.id, reason)
+            # bad input stays bad: the same bytes would fail the same way
+            self.store.set_report_status(
+                report_id, "rejected" if isinstance(exc, BadInput) else "failed", reason
+            )
             return
-        self.store.update_job(job_id, status="done", stage="done", progress=1.0)
+        self.store.update_job(job.id, status="done", stage="done", progress=1.0)
 
     # --- reading ---------------------------------------------------------------------------
-    def analysis(self, report_id: int) -> dict[str, Any]:
-        report = self.store.get_report(report_id)
+    def analysis(self, report_id: int, tenant: Tenant) -> dict[str, Any]:
+        report = self.store.get_report(report_id, tenant.id)
         if report.result is None:
             raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
         return report.result
 
     def evidence(
-        self, report_id: int, side: Side, label: str, part: str = "", limit: int = 20
+        self, report_id: int, tenant: Tenant, side: Side, label: str, part: str = "", limit: int = 20
     ) -> list[EvidenceItem]:
         """Every passage of the report that supports one goal or step (or one target of it), best first."""
-        report = self.store.get_report(report_id)
+        report = self.store.get_report(report_id, tenant.id)
         load_framework(side, self.settings.corpora_dir).label(label)
         rows = self.store.passages(report.id, 0, None)
         rules = load_substance_rules(self.settings.corpora_dir)
         return label_evidence(rows, side, label, part, rules, limit)
 
-    def page_image(self, report_id: int, page: int, passage_id: int | None = None) -> PageImage:
+    def page_image(
+        self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None
+    ) -> PageImage:
         """A page of the report's PDF as PNG, with one of its passages highlighted."""
-        report = self.store.get_report(report_id)
+        report = self.store.get_report(report_id, tenant.id)
         path = self.upload_path(report.sha256)
         if not path.exists():
             raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
@@ -173,13 +269,11 @@ class GapLensService:
         return render_page(path.read_bytes(), page, highlight)
 
     def search(
-        self, query: str, k: int = 10, report_id: int | None = None, sector: str | None = None
+        self, query: str, tenant: Tenant, k: int = 10, report_id: int | None = None, sector: str | None = None
     ) -> list[SearchHit]:
-        """Passages closest in meaning to ``query``, optionally within a report or a sector."""
+        """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector."""
         vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
-        allowed = None
-        if report_id is not None or sector:
-            allowed = self.store.passage_ids(report_id=report_id, sector=sector)
+        allowed = self.store.passage_ids(report_id=report_id, sector=sector, tenant_id=tenant.id)
         hits = self.index.search(vector, k, allowed)
         rows = self.store.passages_by_ids([i for i, _ in hits])
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]

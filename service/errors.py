@@ -8,6 +8,11 @@ class GapLensError(Exception):
 
     status_code = 500
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers the answer carries (Retry-After, WWW-Authenticate)."""
+        return {}
+
 
 class BadInput(GapLensError):
     """The user's file or request cannot be processed; the message says why."""
@@ -41,6 +46,12 @@ class CorruptPdf(BadInput):
     """A PDF that the parser cannot read."""
 
 
+class PdfTooComplex(BadInput):
+    """A PDF that needs more pages, memory or time to read than the limits allow (a PDF bomb)."""
+
+    status_code = 413
+
+
 class NoTextLayer(BadInput):
     """A PDF without extractable text, such as a scan."""
 
@@ -65,3 +76,39 @@ class UnknownName(GapLensError):
     """A registry lookup with a name that is not registered."""
 
     status_code = 400
+
+
+class Unauthorized(GapLensError):
+    """No API key, or one that is unknown or revoked."""
+
+    status_code = 401
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(GapLensError):
+    """A valid key that may not do this (an admin-only action)."""
+
+    status_code = 403
+
+
+class TooManyRequests(GapLensError):
+    """A limit on requests or queued jobs is reached; ``retry_after`` says when to try again."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class JobTimeout(GapLensError):
+    """A report took longer than the per-report processing limit."""
+
+    status_code = 503

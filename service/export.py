@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from service.settings import Settings
-from service.store import ReportRow, Store
+from service.store import LOCAL_TENANT_ID, ReportRow, Store
 from service.substance import evidence_type, load_substance_rules
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ def write_results(
     missing: Sequence[BatchItem],
     out_dir: Path,
     settings: Settings,
+    tenant_id: int = LOCAL_TENANT_ID,
 ) -> dict[str, Path]:
     """Write reports.{parquet,csv}, passages.parquet and failures.csv for the manifest's reports."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,7 @@ def write_results(
         "passages": out_dir / "passages.parquet",
         "failures": out_dir / "failures.csv",
     }
-    rows = store.reports_by_sha([sha for sha, _ in listed])
+    rows = store.reports_by_sha([sha for sha, _ in listed], tenant_id)
     paths = {sha: str(item.path) for sha, item in listed}
     done = [rows[sha] for sha in paths if rows[sha].status == "done"]
     _write_table([report_row(r, paths[r.sha256]) for r in done], outputs["reports"], outputs["reports_csv"])

@@ -13,21 +13,14 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import py3langid
-import pypdfium2 as pdfium
 
-from service.errors import (
-    CorruptPdf,
-    EmptyFile,
-    EncryptedPdf,
-    FileTooLarge,
-    NotAPdf,
-    NoTextLayer,
-    NotSections,
-)
+from service.errors import EmptyFile, FileTooLarge, NotAPdf, NoTextLayer, NotSections
 from service.records import Document, Page
+from service.sandbox import PdfLimits, ocr_languages_available, ocr_page_texts, read_page_texts
 
 LANGUAGES = ("en", "nl", "de", "fr", "es", "it")
 # A document with fewer letters per page than this has no usable text layer (a scan).
@@ -45,6 +38,16 @@ _PAGE_NUMBER_LINE = re.compile(r"^(page|pagina|seite)?\s*\d{1,4}(\s*(/|of|\||van
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
 
 
+def safe_filename(name: str) -> str:
+    """A file name as a label only: no folders ("../../etc/passwd" -> "passwd"), no control characters.
+
+    Uploads are stored under their sha256, never under this name; it is kept to show to people.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip().lstrip(".")
+    return base[:200] or "upload.pdf"
+
+
 def sha256_of(data: bytes) -> str:
     """Content hash used as the document id everywhere."""
     return hashlib.sha256(data).hexdigest()
@@ -58,26 +61,6 @@ def check_pdf_bytes(data: bytes, max_bytes: int) -> None:
         raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
     if b"%PDF-" not in data[:1024]:
         raise NotAPdf("the file is not a PDF (it does not start with %PDF-)")
-
-
-def open_pdf(data: bytes) -> pdfium.PdfDocument:
-    """Open with PDFium, turning its error codes into our clear messages."""
-    try:
-        return pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise EncryptedPdf("the PDF is encrypted and needs a password to open") from exc
-        raise CorruptPdf(f"the PDF cannot be read ({exc})") from exc
-
-
-def raw_pages_pypdfium2(pdf: pdfium.PdfDocument) -> list[str]:
-    """Text in content-stream order, which keeps columns apart and is ~60x faster than layout."""
-    pages = []
-    for index in range(len(pdf)):
-        textpage = pdf[index].get_textpage()
-        text = textpage.get_text_range()
-        pages.append(text.replace("\r\n", "\n").replace("\r", "\n"))
-    return pages
 
 
 def raw_pages_pdfplumber(data: bytes) -> list[str]:
@@ -187,34 +170,67 @@ def _document(sha: str, texts: list[str], filename: str, source: str) -> Documen
     )
 
 
-def pdf_page_texts(data: bytes, max_bytes: int) -> list[str]:
-    """Validate a PDF and return its raw page texts (fast: PDFium). Raises BadInput subclasses."""
-    check_pdf_bytes(data, max_bytes)
-    pdf = open_pdf(data)
-    try:
-        if len(pdf) == 0:
-            raise CorruptPdf("the PDF has no pages")
-        raw = raw_pages_pypdfium2(pdf)
-    except pdfium.PdfiumError as exc:
-        raise CorruptPdf(f"a page of the PDF cannot be read ({exc})") from exc
-    finally:
-        pdf.close()
-    letters = sum(len(_LETTERS.findall(page)) for page in raw)
-    if letters < MIN_LETTERS_PER_PAGE * len(raw):
+def letter_count(text: str) -> int:
+    """Letters in any script (digits and punctuation do not make a text layer)."""
+    return len(_LETTERS.findall(text))
+
+
+def has_text_layer(raw_pages: Sequence[str]) -> bool:
+    """Whether the pages carry enough text to read; a scan has (almost) none."""
+    return sum(letter_count(page) for page in raw_pages) >= MIN_LETTERS_PER_PAGE * len(raw_pages)
+
+
+def ocr_ready(limits: PdfLimits) -> bool:
+    """Whether text-less pages can go through OCR (tesseract and one of the wanted languages installed)."""
+    return bool(ocr_languages_available(limits.ocr_languages))
+
+
+def pdf_page_texts(data: bytes, limits: PdfLimits | None = None) -> list[str]:
+    """Validate a PDF and return its raw page texts, read in a bounded child process.
+
+    Raises BadInput subclasses; a PDF without text is refused only when OCR cannot read it.
+    """
+    limits = limits or PdfLimits()
+    check_pdf_bytes(data, limits.max_bytes)
+    raw = read_page_texts(data, limits)
+    if not has_text_layer(raw) and not ocr_ready(limits):
         raise NoTextLayer(
             "the PDF has no text layer (it looks scanned); export it with text or run OCR first"
         )
     return raw
 
 
+def with_ocr(data: bytes, raw: list[str], limits: PdfLimits) -> tuple[list[str], tuple[int, ...]]:
+    """Raw page texts with OCR text for the text-less pages of a scanned PDF, and which pages those are.
+
+    Only a PDF that has no text layer overall is read by OCR: a digital report's photo pages would cost
+    seconds each and hold nothing to classify. At most ``limits.max_ocr_pages`` pages are read.
+    """
+    languages = ocr_languages_available(limits.ocr_languages)
+    if has_text_layer(raw) or not languages:
+        return raw, ()
+    pages = [i + 1 for i, text in enumerate(raw) if letter_count(text) < MIN_LETTERS_PER_PAGE]
+    pages = pages[: limits.max_ocr_pages]
+    read = ocr_page_texts(data, pages, replace(limits, ocr_languages=languages))
+    return [read.get(i + 1, text) for i, text in enumerate(raw)], tuple(sorted(read))
+
+
 def document_from_pdf(
-    data: bytes, filename: str = "", backend: str = "pypdfium2", max_bytes: int = 50 * 1024 * 1024
+    data: bytes, filename: str = "", backend: str = "pypdfium2", limits: PdfLimits | None = None
 ) -> Document:
-    """Validate and read a PDF. Raises a BadInput subclass with a clear message when it cannot."""
-    raw = pdf_page_texts(data, max_bytes)
-    if backend == "pdfplumber":
+    """Validate and read a PDF, scanned pages by OCR where available.
+
+    Raises a BadInput subclass with a clear message when it cannot.
+    """
+    limits = limits or PdfLimits()
+    raw = pdf_page_texts(data, limits)
+    raw, ocr_pages = with_ocr(data, raw, limits)
+    if not has_text_layer(raw):
+        raise NoTextLayer("the PDF has no readable text, not even by OCR; export it with text")
+    if backend == "pdfplumber" and not ocr_pages:
         raw = raw_pages_pdfplumber(data)
-    return _document(sha256_of(data), clean_pages(raw), filename, "pdf")
+    document = _document(sha256_of(data), clean_pages(raw), filename, "pdf")
+    return replace(document, ocr_pages=ocr_pages)
 
 
 def _section_text(title: str, text: str) -> str:
@@ -251,7 +267,7 @@ def sections_from_json(data: bytes) -> list[dict[str, str]]:
 
 
 def document_from_file(
-    data: bytes, filename: str, backend: str = "pypdfium2", max_bytes: int = 50 * 1024 * 1024
+    data: bytes, filename: str, backend: str = "pypdfium2", limits: PdfLimits | None = None
 ) -> Document:
     """A report file's bytes: a PDF, or (by a .json name) a pre-parsed list of sections.
 
@@ -260,5 +276,8 @@ def document_from_file(
     if Path(filename).suffix.lower() == ".json":
         if not data:
             raise EmptyFile("the file is empty (0 bytes)")
+        limit = (limits or PdfLimits()).max_bytes
+        if len(data) > limit:
+            raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB")
         return document_from_sections(sections_from_json(data), filename, sha256_of(data))
-    return document_from_pdf(data, filename, backend, max_bytes)
+    return document_from_pdf(data, filename, backend, limits)

@@ -17,13 +17,15 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
 from service.errors import NotFound
-from service.ingest import open_pdf
+from service.sandbox import open_pdf
 
 WORD = re.compile(r"\w+")
 # Matched runs shorter than this are chance ("of the"), not the passage.
 MIN_RUN_WORDS = 3
 HIGHLIGHT_FILL = (255, 214, 0, 90)
 HIGHLIGHT_EDGE = (200, 120, 0, 255)
+# A page may declare any size; the image's longer side is capped so a giant page cannot eat the memory.
+MAX_IMAGE_SIDE = 2400
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def render_page(data: bytes, page_number: int, highlight: str = "", scale: float
         if not 1 <= page_number <= len(pdf):
             raise NotFound(f"the report has {len(pdf)} pages; there is no page {page_number}")
         page = pdf[page_number - 1]
+        scale = min(scale, MAX_IMAGE_SIDE / max(page.get_width(), page.get_height(), 1.0))
         image = page.render(scale=scale).to_pil()
         boxes: list[Box] = []
         if highlight:

@@ -260,5 +260,5 @@ def analyze_pdf(
     """The whole path for one PDF. Bad input raises a BadInput subclass before any model work."""
     timings: dict[str, float] = {}
     with _timed(timings, "parsing", progress):
-        document = document_from_pdf(data, filename, settings.pdf_backend, settings.max_upload_bytes)
+        document = document_from_pdf(data, filename, settings.pdf_backend, settings.pdf_limits())
     return analyze_document(document, settings, cache, progress, timings)

@@ -31,6 +31,8 @@ class Document:
     # Where the text came from: "pdf" (pypdfium2 / pdfplumber) or "sections" (pre-parsed JSON).
     source: str = "pdf"
     page_count: int = 0
+    # pages whose text came from OCR (a scanned PDF)
+    ocr_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.sandbox import PdfLimits
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,7 +37,25 @@ class Settings(BaseSettings):
     sdg_classifier: str = "trained"
     dd_classifier: str = "trained"
     pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"
+    # "keys": every request needs an API key (`gaplens keys create`); "local": requests without a key
+    # are the local tenant's, for one person on their own machine (`make run`; loopback only).
+    auth: Literal["keys", "local"] = "keys"
+    # Limits, each with its own clear error (README, "Limits").
     max_upload_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 1500
+    max_job_seconds: float = 900.0
+    max_jobs_per_tenant: int = 4
+    rate_limit: str = "600/minute"
+    # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
+    pdf_parse_memory_mb: int = 1536
+    pdf_parse_seconds: float = 60.0
+    # OCR of pages without text, when Debian's tesseract-ocr is installed ("off": never).
+    ocr: Literal["auto", "off"] = "auto"
+    ocr_languages: str = "eng+nld"
+    max_ocr_pages: int = 60
+    ocr_seconds_per_page: float = 20.0
+    job_workers: int = 1
+    log_format: Literal["json", "text"] = "json"
     max_passage_words: int = 90
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
@@ -50,6 +70,18 @@ class Settings(BaseSettings):
         if language == "en" or not self.multilingual_model or classifier == "zero-shot":
             return self.embedding_model
         return self.multilingual_model
+
+    def pdf_limits(self) -> PdfLimits:
+        """What reading one PDF may cost, with OCR when it is switched on."""
+        return PdfLimits(
+            max_bytes=self.max_upload_bytes,
+            max_pages=self.max_pages,
+            memory_mb=self.pdf_parse_memory_mb,
+            seconds=self.pdf_parse_seconds,
+            ocr_languages=self.ocr_languages if self.ocr == "auto" else "",
+            max_ocr_pages=self.max_ocr_pages,
+            ocr_seconds_per_page=self.ocr_seconds_per_page,
+        )
 
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL: DATABASE_URL if given, else an SQLite file in the data directory."""

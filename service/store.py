@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -26,8 +28,10 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -37,6 +41,10 @@ from service.errors import NotFound
 from service.pipeline import Analysis
 
 JOB_STATES = ("queued", "running", "done", "failed")
+UNFINISHED = ("queued", "running")
+# Every store has this tenant, with id 1: `make run`'s single-tenant mode and rows from before tenants.
+LOCAL_TENANT = "local"
+LOCAL_TENANT_ID = 1
 # A report is "rejected" when its bytes are bad input: the same bytes would fail the same way.
 REPORT_STATES = ("queued", "running", "done", "failed", "rejected")
 
@@ -49,12 +57,42 @@ class Base(DeclarativeBase):
     """SQLAlchemy declarative base for GapLens tables."""
 
 
+class TenantRow(Base):
+    """A customer: its reports, jobs and passages are visible to its own keys only."""
+
+    __tablename__ = "tenants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ApiKeyRow(Base):
+    """An API key, stored as the sha256 of the key (keys are 256 random bits, so no salt is needed)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # the first characters of the key, so a person can tell keys apart in `gaplens keys list`
+    prefix: Mapped[str] = mapped_column(String(16))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class ReportRow(Base):
-    """One distinct report (by sha256) and, once analysed, its gap report as JSON."""
+    """One distinct report of a tenant (by sha256) and, once analysed, its gap report as JSON."""
 
     __tablename__ = "reports"
+    # The same bytes uploaded by two tenants are two reports: neither learns of the other's upload.
+    __table_args__ = (Index("uq_reports_tenant_sha256", "tenant_id", "sha256", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id"), default=LOCAL_TENANT_ID, server_default=str(LOCAL_TENANT_ID), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # whether other tenants' sector benchmarks may count this report (in aggregates only, never by name)
+    shareable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     filename: Mapped[str] = mapped_column(String(512), default="")
     company: Mapped[str] = mapped_column(String(256), default="")
     sector: Mapped[str] = mapped_column(String(128), default="", index=True)
@@ -74,6 +112,9 @@ class JobRow(Base):
 
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id"), default=LOCAL_TENANT_ID, server_default=str(LOCAL_TENANT_ID), index=True
+    )
     report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64), default="")
     filename: Mapped[str] = mapped_column(String(512), default="")
@@ -81,6 +122,8 @@ class JobRow(Base):
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str] = mapped_column(Text, default="")
+    # how often a worker has started this job: a job that keeps killing its worker is given up
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -135,9 +178,31 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        """Create missing tables and columns (idempotent)."""
+        """Create missing tables, columns and indexes, and the local tenant (idempotent)."""
         Base.metadata.create_all(self.engine)
         self._add_missing_columns()
+        self._update_indexes()
+        local = self.tenant_id(LOCAL_TENANT, create=True)
+        if local != LOCAL_TENANT_ID:
+            raise RuntimeError(f"the {LOCAL_TENANT!r} tenant must have id {LOCAL_TENANT_ID}, not {local}")
+
+    def _update_indexes(self) -> None:
+        """Indexes a newer GapLens declares, created on an older store.
+
+        Before tenants a report's sha256 was unique on its own; now it is unique per tenant, so the old
+        unique index gives way to a plain one of the same name.
+        """
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {ix["name"]: ix for ix in inspector.get_indexes(table.name)}
+                for index in table.indexes:
+                    old = present.get(index.name or "")
+                    if old is not None and bool(old["unique"]) != bool(index.unique):
+                        connection.execute(text(f"DROP INDEX {index.name}"))
+                        old = None
+                    if old is None:
+                        index.create(connection)
 
     def _add_missing_columns(self) -> None:
         """Columns a newer GapLens declares, added to a store an older one made, keeping its rows.
@@ -165,9 +230,25 @@ class Store:
             yield session
 
     # --- jobs -------------------------------------------------------------------------------
-    def create_job(self, filename: str, sha256: str = "", status: str = "queued", error: str = "") -> JobRow:
+    def create_job(
+        self,
+        filename: str,
+        sha256: str = "",
+        status: str = "queued",
+        error: str = "",
+        tenant_id: int = LOCAL_TENANT_ID,
+        report_id: int | None = None,
+    ) -> JobRow:
         with self.session() as s:
-            job = JobRow(filename=filename, sha256=sha256, status=status, stage=status, error=error)
+            job = JobRow(
+                filename=filename,
+                sha256=sha256,
+                status=status,
+                stage=status,
+                error=error,
+                tenant_id=tenant_id,
+                report_id=report_id,
+            )
             s.add(job)
             s.flush()
             return job
@@ -184,51 +265,99 @@ class Store:
     def fail_job(self, job_id: int, reason: str) -> None:
         self.update_job(job_id, status="failed", stage="failed", error=reason)
 
-    def get_job(self, job_id: int) -> JobRow:
+    def get_job(self, job_id: int, tenant_id: int | None = None) -> JobRow:
+        """A job; with ``tenant_id``, only that tenant's (another tenant's job is simply not found)."""
         with self.session() as s:
             job = s.get(JobRow, job_id)
-            if job is None:
+            if job is None or (tenant_id is not None and job.tenant_id != tenant_id):
                 raise NotFound(f"no job with id {job_id}")
             return job
 
-    def unfinished_jobs(self) -> list[JobRow]:
+    def unfinished_jobs(self, tenant_id: int | None = None) -> list[JobRow]:
         with self.session() as s:
-            rows = s.scalars(select(JobRow).where(JobRow.status.in_(("queued", "running"))))
-            return list(rows)
+            query = select(JobRow).where(JobRow.status.in_(UNFINISHED)).order_by(JobRow.id)
+            if tenant_id is not None:
+                query = query.where(JobRow.tenant_id == tenant_id)
+            return list(s.scalars(query))
+
+    def requeue_running_jobs(self) -> int:
+        """Put jobs a dead process left "running" back in the queue; returns how many."""
+        with self.session() as s:
+            result = s.execute(
+                update(JobRow)
+                .where(JobRow.status == "running")
+                .values(status="queued", stage="queued", progress=0.0, updated_at=_now())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def claim_next_job(self) -> JobRow | None:
+        """Take the oldest queued job for this worker.
+
+        The claim is one conditional UPDATE, so two workers (threads or processes) never take the same job.
+        """
+        while True:
+            with self.session() as s:
+                job_id = s.scalars(
+                    select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.id).limit(1)
+                ).first()
+                if job_id is None:
+                    return None
+                claimed = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "queued")
+                    .values(
+                        status="running", stage="parsing", attempts=JobRow.attempts + 1, updated_at=_now()
+                    )
+                )
+                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                    return s.get(JobRow, job_id)
+
+    def latest_job_for_report(self, report_id: int) -> JobRow | None:
+        with self.session() as s:
+            query = select(JobRow).where(JobRow.report_id == report_id).order_by(JobRow.id.desc()).limit(1)
+            return s.scalars(query).first()
 
     # --- reports ----------------------------------------------------------------------------
-    def report_by_sha(self, sha256: str) -> ReportRow | None:
+    def report_by_sha(self, sha256: str, tenant_id: int = LOCAL_TENANT_ID) -> ReportRow | None:
         with self.session() as s:
-            return s.scalars(select(ReportRow).where(ReportRow.sha256 == sha256)).first()
+            query = select(ReportRow).where(ReportRow.sha256 == sha256, ReportRow.tenant_id == tenant_id)
+            return s.scalars(query).first()
 
-    def get_or_create_report(self, sha256: str, **meta: Any) -> tuple[ReportRow, bool]:
-        """The report with this hash, creating it if new; the flag says whether it was created."""
-        existing = self.report_by_sha(sha256)
+    def get_or_create_report(
+        self, sha256: str, tenant_id: int = LOCAL_TENANT_ID, **meta: Any
+    ) -> tuple[ReportRow, bool]:
+        """The tenant's report with this hash, creating it if new; the flag says whether it was created."""
+        existing = self.report_by_sha(sha256, tenant_id)
         if existing is not None:
             return existing, False
         try:
             with self.session() as s:
-                report = ReportRow(sha256=sha256, **{k: v for k, v in meta.items() if v is not None})
+                values = {k: v for k, v in meta.items() if v is not None}
+                report = ReportRow(sha256=sha256, tenant_id=tenant_id, **values)
                 s.add(report)
                 s.flush()
                 return report, True
         except IntegrityError:
             # A concurrent upload of the same bytes inserted it first: that row is the report.
-            winner = self.report_by_sha(sha256)
+            winner = self.report_by_sha(sha256, tenant_id)
             if winner is None:
                 raise
             return winner, False
 
-    def get_report(self, report_id: int) -> ReportRow:
+    def get_report(self, report_id: int, tenant_id: int | None = None) -> ReportRow:
+        """A report; with ``tenant_id``, only that tenant's (another tenant's is simply not found)."""
         with self.session() as s:
             report = s.get(ReportRow, report_id)
-            if report is None:
+            if report is None or (tenant_id is not None and report.tenant_id != tenant_id):
                 raise NotFound(f"no report with id {report_id}")
             return report
 
-    def list_reports(self) -> list[ReportRow]:
+    def list_reports(self, tenant_id: int | None = None) -> list[ReportRow]:
         with self.session() as s:
-            return list(s.scalars(select(ReportRow).order_by(ReportRow.id.desc())))
+            query = select(ReportRow).order_by(ReportRow.id.desc())
+            if tenant_id is not None:
+                query = query.where(ReportRow.tenant_id == tenant_id)
+            return list(s.scalars(query))
 
     def set_report_status(self, report_id: int, status: str, error: str = "") -> None:
         with self.session() as s:
@@ -247,32 +376,112 @@ class Store:
                 if value not in (None, ""):
                     setattr(report, name, value)
 
-    def reports_by_sha(self, shas: Sequence[str]) -> dict[str, ReportRow]:
+    def reports_by_sha(self, shas: Sequence[str], tenant_id: int = LOCAL_TENANT_ID) -> dict[str, ReportRow]:
         with self.session() as s:
-            rows = s.scalars(select(ReportRow).where(ReportRow.sha256.in_(list(shas))))
-            return {row.sha256: row for row in rows}
+            query = select(ReportRow).where(
+                ReportRow.sha256.in_(list(shas)), ReportRow.tenant_id == tenant_id
+            )
+            return {row.sha256: row for row in s.scalars(query)}
 
-    def done_reports(self, sector: str | None = None, company: str | None = None) -> list[ReportRow]:
-        """Analysed reports, optionally of one sector or one company (case-insensitive), oldest first."""
+    @staticmethod
+    def _visible(query: Any, tenant_id: int | None, shared: bool) -> Any:
+        """Reports a tenant may use: its own, and with ``shared`` other tenants' shareable ones too."""
+        if tenant_id is None:
+            return query
+        if shared:
+            return query.where(or_(ReportRow.tenant_id == tenant_id, ReportRow.shareable.is_(True)))
+        return query.where(ReportRow.tenant_id == tenant_id)
+
+    def done_reports(
+        self,
+        sector: str | None = None,
+        company: str | None = None,
+        tenant_id: int | None = None,
+        shared: bool = False,
+    ) -> list[ReportRow]:
+        """Analysed reports, optionally of one sector or one company (case-insensitive), oldest first.
+
+        With ``tenant_id``: that tenant's, plus (``shared``) the reports other tenants made shareable.
+        """
         with self.session() as s:
             query = select(ReportRow).where(ReportRow.status == "done").order_by(ReportRow.id)
             if sector:
                 query = query.where(func.lower(ReportRow.sector) == sector.lower())
             if company:
                 query = query.where(func.lower(ReportRow.company) == company.lower())
-            return list(s.scalars(query))
+            return list(s.scalars(self._visible(query, tenant_id, shared)))
 
-    def sectors(self) -> dict[str, int]:
+    def sectors(self, tenant_id: int | None = None, shared: bool = False) -> dict[str, int]:
         """Sector (lower case) -> number of analysed reports in it; reports with no sector are left out."""
         with self.session() as s:
             sector = func.lower(ReportRow.sector)
-            query = (
-                select(sector, func.count())
-                .where(ReportRow.status == "done", ReportRow.sector != "")
-                .group_by(sector)
-                .order_by(sector)
-            )
+            query = select(sector, func.count()).where(ReportRow.status == "done", ReportRow.sector != "")
+            query = self._visible(query, tenant_id, shared).group_by(sector).order_by(sector)
             return {sector: count for sector, count in s.execute(query)}
+
+    def set_shareable(self, report_id: int, tenant_id: int, shareable: bool) -> ReportRow:
+        with self.session() as s:
+            report = s.get(ReportRow, report_id)
+            if report is None or report.tenant_id != tenant_id:
+                raise NotFound(f"no report with id {report_id}")
+            report.shareable = shareable
+            return report
+
+    # --- tenants and keys ---------------------------------------------------------------------
+    def tenant_id(self, name: str, create: bool = False) -> int:
+        """The id of the tenant called ``name``; with ``create``, made when it does not exist yet."""
+        with self.session() as s:
+            found = s.scalars(select(TenantRow.id).where(TenantRow.name == name)).first()
+            if found is not None:
+                return found
+            if not create:
+                raise NotFound(f"no tenant called {name!r}")
+        try:
+            with self.session() as s:
+                tenant = TenantRow(name=name)
+                s.add(tenant)
+                s.flush()
+                return tenant.id
+        except IntegrityError:  # made by a concurrent call
+            return self.tenant_id(name)
+
+    def add_api_key(self, tenant_id: int, key_hash: str, prefix: str, admin: bool) -> ApiKeyRow:
+        with self.session() as s:
+            row = ApiKeyRow(tenant_id=tenant_id, key_hash=key_hash, prefix=prefix, admin=admin)
+            s.add(row)
+            s.flush()
+            return row
+
+    def key_owner(self, key_hash: str) -> tuple[ApiKeyRow, TenantRow] | None:
+        """The live (not revoked) key with this hash and its tenant."""
+        with self.session() as s:
+            query = (
+                select(ApiKeyRow, TenantRow)
+                .join(TenantRow, TenantRow.id == ApiKeyRow.tenant_id)
+                .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
+            )
+            row = s.execute(query).first()
+            return (row[0], row[1]) if row else None
+
+    def api_keys(self) -> list[tuple[ApiKeyRow, str]]:
+        """Every key with its tenant's name (hashes only: the keys themselves are never stored)."""
+        with self.session() as s:
+            query = (
+                select(ApiKeyRow, TenantRow.name)
+                .join(TenantRow, TenantRow.id == ApiKeyRow.tenant_id)
+                .order_by(ApiKeyRow.id)
+            )
+            return [(key, name) for key, name in s.execute(query)]
+
+    def revoke_api_key(self, prefix: str) -> int:
+        """Revoke the live keys that start with ``prefix``; returns how many."""
+        with self.session() as s:
+            result = s.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
+                .values(revoked_at=_now())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def save_analysis(self, report_id: int, analysis: Analysis, model: str) -> list[int]:
         """Replace the report's passages and result in one transaction; returns passage row ids."""
@@ -321,10 +530,14 @@ class Store:
             rows = s.scalars(select(PassageRow).where(PassageRow.id.in_(list(ids))))
             return {row.id: row for row in rows}
 
-    def passage_ids(self, report_id: int | None = None, sector: str | None = None) -> list[int]:
-        """Row ids of passages, optionally of one report or of one sector's reports."""
+    def passage_ids(
+        self, report_id: int | None = None, sector: str | None = None, tenant_id: int | None = None
+    ) -> list[int]:
+        """Row ids of passages, optionally of one tenant, one report or one sector's reports."""
         with self.session() as s:
             query = select(PassageRow.id).join(ReportRow, PassageRow.report_id == ReportRow.id)
+            if tenant_id is not None:
+                query = query.where(ReportRow.tenant_id == tenant_id)
             if report_id is not None:
                 query = query.where(PassageRow.report_id == report_id)
             if sector:

@@ -12,10 +12,10 @@ from tests.conftest import MAX_AUTOMATION
 pytestmark = pytest.mark.slow
 
 
-def wait_for(client, job_id, timeout=180):
+def wait_for(client, job_id, timeout=180, headers=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}").json()
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
         if job["status"] in ("done", "failed"):
             return job
         time.sleep(0.5)
@@ -24,7 +24,7 @@ def wait_for(client, job_id, timeout=180):
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("api") / "data", database_url=None)
+    return Settings(data_dir=tmp_path_factory.mktemp("api") / "data", database_url=None, auth="local")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import pypdf
 import pypdfium2 as pdfium
 import pytest
 
+from service.auth import LOCAL
 from service.engine import GapLensService
 from service.errors import (
     CorruptPdf,
@@ -16,6 +17,7 @@ from service.errors import (
     NoTextLayer,
 )
 from service.ingest import document_from_pdf
+from service.sandbox import PdfLimits
 from tests.conftest import MAX_AUTOMATION
 
 
@@ -63,18 +65,19 @@ def test_ingest_rejects_bad_files_with_a_clear_error(case):
 
 def test_file_over_the_limit_is_refused():
     with pytest.raises(FileTooLarge, match="limit"):
-        document_from_pdf(MAX_AUTOMATION.read_bytes(), max_bytes=1_000_000)
+        document_from_pdf(MAX_AUTOMATION.read_bytes(), limits=PdfLimits(max_bytes=1_000_000))
 
 
 def test_bad_upload_is_recorded_as_failed_job_and_store_survives(settings):
-    service = GapLensService(settings)
+    # Without OCR a scan is refused at the upload (with OCR it is read: tests/test_ocr.py).
+    service = GapLensService(settings.model_copy(update={"ocr": "off"}))
     service.start()
     try:
         before = service.store.list_reports()
         for case in sorted(BAD_FILES):
             make, error, _ = BAD_FILES[case]
             with pytest.raises(error):
-                service.submit_pdf(make(), f"{case}.pdf")
+                service.submit_pdf(make(), f"{case}.pdf", LOCAL)
         failed = [service.store.get_job(i) for i in range(1, len(BAD_FILES) + 1)]
         assert all(job.status == "failed" and job.error for job in failed)
         assert service.store.list_reports() == before

@@ -47,12 +47,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+GAPLENS = str(Path(sys.executable).parent / "gaplens")
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path_factory.mktemp("browser") / "data")}
     env.pop("DATABASE_URL", None)
-    command = [str(Path(sys.executable).parent / "gaplens"), "serve", "--port", str(port)]
+    env["GAPLENS_AUTH"] = "keys"
+    return env
+
+
+@pytest.fixture(scope="module")
+def api_key(server_env: dict[str, str]) -> str:
+    made = subprocess.run(
+        [GAPLENS, "keys", "create", "--tenant", "Browser BV"], env=server_env, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str], api_key: str) -> Iterator[str]:
+    port = _free_port()
+    env = server_env
+    command = [GAPLENS, "serve", "--port", str(port)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -84,11 +103,18 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, request, server, api_key):
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="en-GB"
     )
     page = context.new_page()
+    # Every page needs a key: the first visit lands on the sign-in form, which leads back.
+    page.goto(server)
+    page.wait_for_url("**/login?next=%2F")
+    page.fill("input[name=key]", api_key)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    assert "Browser BV" in page.locator("header .account").inner_text()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page

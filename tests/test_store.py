@@ -80,10 +80,12 @@ def test_a_store_from_an_older_version_gains_new_columns_and_keeps_its_rows(tmp_
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:  # the reports table as the first release created it
         db.execute(
-            "CREATE TABLE reports (id INTEGER PRIMARY KEY, sha256 VARCHAR(64) UNIQUE, filename VARCHAR(512),"
+            "CREATE TABLE reports (id INTEGER PRIMARY KEY, sha256 VARCHAR(64), filename VARCHAR(512),"
             " company VARCHAR(256), sector VARCHAR(128), year INTEGER, language VARCHAR(8), pages INTEGER,"
             " status VARCHAR(16), result JSON, created_at DATETIME)"
         )
+        # as SQLAlchemy made it for `unique=True, index=True` before reports had tenants
+        db.execute("CREATE UNIQUE INDEX ix_reports_sha256 ON reports (sha256)")
         db.execute(
             "INSERT INTO reports (sha256, company, sector, status) VALUES ('abc', 'Old Co', 'energy', 'done')"
         )
@@ -92,3 +94,7 @@ def test_a_store_from_an_older_version_gains_new_columns_and_keeps_its_rows(tmp_
     store.create_schema()  # idempotent
     report = store.report_by_sha("abc")
     assert report is not None and (report.company, report.country, report.error) == ("Old Co", "", "")
+    # old rows belong to the local tenant; another tenant may now hold the same bytes as its own report
+    assert (report.tenant_id, report.shareable) == (1, False)
+    other, created = store.get_or_create_report("abc", store.tenant_id("other", create=True))
+    assert created and other.id != report.id

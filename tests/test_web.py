@@ -93,7 +93,7 @@ def test_page_image_marks_the_passage(engie_doc):
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("web") / "data", database_url=None)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("web") / "data", database_url=None, auth="local")
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.api.deps import ServiceDep
+from service.api.deps import ServiceDep, TenantDep
 from service.benchmark import company_history, report_percentiles, sector_benchmark
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
@@ -15,18 +15,21 @@ Name = Annotated[str, Path(min_length=1, max_length=256)]
 
 
 @router.get("/sectors")
-def list_sectors(service: ServiceDep) -> dict[str, Any]:
-    """Sectors with analysed reports, and how many each has."""
-    counts = service.store.sectors()
+def list_sectors(service: ServiceDep, tenant: TenantDep) -> dict[str, Any]:
+    """Sectors with analysed reports (yours and those others made shareable), and how many each has."""
+    counts = service.store.sectors(tenant.id, shared=True)
     return {"sectors": [{"sector": sector, "reports": n} for sector, n in counts.items()]}
 
 
 @router.get("/sectors/{sector}/benchmark", response_model=None)
 def get_sector_benchmark(
-    service: ServiceDep, sector: Name, format: Annotated[Literal["json", "csv"], Query()] = "json"
+    service: ServiceDep,
+    tenant: TenantDep,
+    sector: Name,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> dict[str, Any] | Response:
     """Minimum, quartiles, median, maximum and mean per SDG, per step and of both headline scores."""
-    benchmark = sector_benchmark(service.store, sector)
+    benchmark = sector_benchmark(service.store, sector, tenant.id)
     if format == "csv":
         filename = "".join(c if c.isalnum() else "-" for c in benchmark.sector)
         return Response(
@@ -38,12 +41,12 @@ def get_sector_benchmark(
 
 
 @router.get("/reports/{report_id}/benchmark")
-def get_report_percentiles(service: ServiceDep, report_id: int) -> dict[str, Any]:
+def get_report_percentiles(service: ServiceDep, tenant: TenantDep, report_id: int) -> dict[str, Any]:
     """The report's percentile against the other reports of its sector, per SDG and per step."""
-    return report_percentiles(service.store, report_id)
+    return report_percentiles(service.store, report_id, tenant.id)
 
 
 @router.get("/companies/{company}/history")
-def get_company_history(service: ServiceDep, company: Name) -> dict[str, Any]:
-    """A company's reports by year, with the change of the headline scores from year to year."""
-    return company_history(service.store, company)
+def get_company_history(service: ServiceDep, tenant: TenantDep, company: Name) -> dict[str, Any]:
+    """A company's reports (yours) by year, with the change of the headline scores from year to year."""
+    return company_history(service.store, company, tenant.id)

@@ -1,12 +1,37 @@
-"""Shared dependencies for the routers."""
+"""Shared dependencies for the routers: the service, and who is calling (tenant, rate limit)."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
+from service.auth import LOCAL, Tenant, tenant_for_key
 from service.engine import GapLensService
+from service.errors import Forbidden, TooManyRequests, Unauthorized
+
+# The web page keeps the key it logged in with in this cookie (HttpOnly, SameSite=Lax).
+KEY_COOKIE = "gaplens_key"
+
+
+class RequestRate:
+    """Requests per key in a moving window (``limits``' in-memory storage: one process)."""
+
+    def __init__(self, rate: str) -> None:
+        self.item = parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, who: str) -> None:
+        if not self.limiter.hit(self.item, who):
+            reset = self.limiter.get_window_stats(self.item, who).reset_time
+            raise TooManyRequests(
+                f"too many requests: the limit is {self.item}", math.ceil(reset - time.time())
+            )
 
 
 def get_service(request: Request) -> GapLensService:
@@ -16,3 +41,42 @@ def get_service(request: Request) -> GapLensService:
 
 
 ServiceDep = Annotated[GapLensService, Depends(get_service)]
+
+
+def presented_key(request: Request) -> str:
+    """The key in ``Authorization: Bearer``, else the web page's cookie; "" when there is none."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(KEY_COOKIE, "")
+
+
+def get_tenant(request: Request, service: ServiceDep) -> Tenant:
+    """The calling tenant, from its API key (or the local tenant in local mode); counts the request."""
+    key = presented_key(request)
+    if key:
+        tenant = tenant_for_key(service.store, key)
+    elif service.settings.auth == "local":
+        tenant = LOCAL
+    else:
+        raise Unauthorized(
+            "this needs an API key: send 'Authorization: Bearer <key>' "
+            "(an operator makes one with `gaplens keys create --tenant NAME`)"
+        )
+    request.state.tenant = tenant
+    rate: RequestRate = request.app.state.rate
+    rate.check(f"key:{tenant.key_id}" if tenant.key_id is not None else "local")
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(get_tenant)]
+
+
+def get_admin(tenant: TenantDep) -> Tenant:
+    """A caller whose key was made with ``--admin``."""
+    if not tenant.admin:
+        raise Forbidden("this needs an admin key (`gaplens keys create --tenant NAME --admin`)")
+    return tenant
+
+
+AdminDep = Annotated[Tenant, Depends(get_admin)]

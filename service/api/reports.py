@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 
-from service.api.deps import ServiceDep
-from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut
+from service.api.deps import ServiceDep, TenantDep
+from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
 from service.export import analysis_csv
@@ -20,46 +20,63 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 @router.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def upload_report(
     service: ServiceDep,
+    tenant: TenantDep,
     file: Annotated[UploadFile, File(description="The report PDF")],
     company: Annotated[str, Form(max_length=256)] = "",
     sector: Annotated[str, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
+    shareable: Annotated[
+        bool, Form(description="count it, anonymously, in other tenants' benchmarks")
+    ] = False,
 ) -> JobOut:
-    """Upload a PDF; processing runs in the background. Poll ``/v1/jobs/{id}``."""
+    """Upload a PDF; processing runs in the background. Poll ``/v1/jobs/{id}``.
+
+    The same bytes uploaded again answer with the same report's job (idempotent). 429 with
+    Retry-After when the tenant already has the most jobs queued that it may.
+    """
     # Read one byte past the limit so an oversized file is refused without reading all of it.
     data = await file.read(service.settings.max_upload_bytes + 1)
-    meta = ReportMeta(company=company, sector=sector, year=year)
-    job, _ = service.submit_pdf(data, file.filename or "upload.pdf", meta)
+    meta = ReportMeta(company=company, sector=sector, year=year, shareable=shareable)
+    job = service.submit_pdf(data, file.filename or "upload.pdf", tenant, meta)
     return JobOut.model_validate(job)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(service: ServiceDep, job_id: int) -> JobOut:
+def get_job(service: ServiceDep, tenant: TenantDep, job_id: int) -> JobOut:
     """A job's status, stage and progress (0-1); ``error`` says why a failed job failed."""
-    return JobOut.model_validate(service.store.get_job(job_id))
+    return JobOut.model_validate(service.store.get_job(job_id, tenant.id))
 
 
 @router.get("/reports", response_model=list[ReportOut])
-def list_reports(service: ServiceDep) -> list[ReportOut]:
-    """All stored reports, newest first."""
-    return [ReportOut.model_validate(r) for r in service.store.list_reports()]
+def list_reports(service: ServiceDep, tenant: TenantDep) -> list[ReportOut]:
+    """Your stored reports, newest first."""
+    return [ReportOut.model_validate(r) for r in service.store.list_reports(tenant.id)]
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def get_report(service: ServiceDep, report_id: int) -> ReportOut:
+def get_report(service: ServiceDep, tenant: TenantDep, report_id: int) -> ReportOut:
     """One report's metadata and status."""
-    return ReportOut.model_validate(service.store.get_report(report_id))
+    return ReportOut.model_validate(service.store.get_report(report_id, tenant.id))
+
+
+@router.patch("/reports/{report_id}", response_model=ReportOut)
+def patch_report(service: ServiceDep, tenant: TenantDep, report_id: int, body: ReportPatch) -> ReportOut:
+    """Mark a report shareable (or not): other tenants' sector benchmarks then count it, anonymously."""
+    return ReportOut.model_validate(service.store.set_shareable(report_id, tenant.id, body.shareable))
 
 
 @router.get("/reports/{report_id}/analysis", response_model=None)
 def get_analysis(
-    service: ServiceDep, report_id: int, format: Annotated[Literal["json", "csv"], Query()] = "json"
+    service: ServiceDep,
+    tenant: TenantDep,
+    report_id: int,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> dict[str, Any] | Response:
     """The gap analysis: coverage per SDG and per step with evidence, profile, recommendations.
 
     ``format=csv`` gives one row per SDG and per step (scores, evidence counts by type, parts).
     """
-    analysis = service.analysis(report_id)
+    analysis = service.analysis(report_id, tenant)
     if format == "csv":
         return Response(
             analysis_csv(analysis),
@@ -72,6 +89,7 @@ def get_analysis(
 @router.get("/reports/{report_id}/evidence", response_model=list[EvidenceOut])
 def get_evidence(
     service: ServiceDep,
+    tenant: TenantDep,
     report_id: int,
     framework: Annotated[Side, Query(description="sdg or oecd_dd")],
     label: Annotated[str, Query(min_length=1, max_length=8, description="goal or step id, e.g. 13")],
@@ -79,7 +97,7 @@ def get_evidence(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[EvidenceOut]:
     """Every passage that supports one goal or step (or one of its targets), best first."""
-    items = service.evidence(report_id, framework, label, part, limit)
+    items = service.evidence(report_id, tenant, framework, label, part, limit)
     return [EvidenceOut(**asdict(item)) for item in items]
 
 
@@ -90,22 +108,24 @@ def get_evidence(
 )
 def get_page_image(
     service: ServiceDep,
+    tenant: TenantDep,
     report_id: int,
     page: Annotated[int, Path(ge=1, le=100_000)],
     passage: Annotated[int | None, Query(ge=1, description="a passage id on this page to highlight")] = None,
 ) -> Response:
     """One page of the uploaded PDF as PNG, with a passage highlighted (uploaded PDFs only)."""
-    image = service.page_image(report_id, page, passage)
+    image = service.page_image(report_id, tenant, page, passage)
     return Response(image.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/reports/{report_id}/passages", response_model=list[PassageOut])
 def get_passages(
     service: ServiceDep,
+    tenant: TenantDep,
     report_id: int,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PassageOut]:
     """The report's passages in reading order, with their label scores."""
-    service.store.get_report(report_id)
+    service.store.get_report(report_id, tenant.id)
     return [PassageOut.model_validate(p) for p in service.store.passages(report_id, offset, limit)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JobOut(BaseModel):
@@ -36,7 +36,29 @@ class ReportOut(BaseModel):
     language: str
     pages: int
     status: str
+    shareable: bool
     created_at: datetime
+
+
+class ReportPatch(BaseModel):
+    """What a tenant may change on its report."""
+
+    shareable: bool
+
+
+class KeyIn(BaseModel):
+    """A new API key for a tenant (made if new)."""
+
+    tenant: str = Field(min_length=1, max_length=128)
+    admin: bool = False
+
+
+class KeyOut(BaseModel):
+    """A new key: shown once, stored only as its hash."""
+
+    tenant: str
+    admin: bool
+    key: str
 
 
 class PassageOut(BaseModel):
@@ -73,10 +95,22 @@ class ClassifyItem(BaseModel):
     text: str = Field(max_length=20000)
 
 
+# Texts per request are capped in characters too: 1,000 texts of 20,000 characters would hold a
+# worker for minutes.
+MAX_CLASSIFY_CHARS = 200_000
+
+
 class ClassifyIn(BaseModel):
-    """Texts to classify (at most 1,000 per request)."""
+    """Texts to classify (at most 1,000 per request, 200,000 characters in all)."""
 
     items: list[ClassifyItem] = Field(max_length=1000)
+
+    @model_validator(mode="after")
+    def _not_too_long(self) -> ClassifyIn:
+        total = sum(len(item.text) for item in self.items)
+        if total > MAX_CLASSIFY_CHARS:
+            raise ValueError(f"the texts have {total} characters in all; the limit is {MAX_CLASSIFY_CHARS}")
+        return self
 
 
 class ClassifyOut(BaseModel):

@@ -15,7 +15,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from service.api.deps import ServiceDep
+from service.api.deps import KEY_COOKIE, ServiceDep, TenantDep
+from service.auth import Tenant, tenant_for_key
 from service.benchmark import sector_benchmark
 from service.engine import GapLensService, ReportMeta
 from service.errors import NotFound
@@ -48,7 +49,13 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     # A form's answer (an error page after POST /upload) switches language on the upload page.
     path, query = (request.url.path, request.query_params) if request.method == "GET" else ("/", {})
     switch = {code: f"{path}?{urlencode({**query, 'lang': code})}" for code in LANGUAGES}
-    context = {"lang": language, "t": translator(language), "switch": switch, **context}
+    context = {
+        "lang": language,
+        "t": translator(language),
+        "switch": switch,
+        "tenant": getattr(request.state, "tenant", None),
+        **context,
+    }
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     if request.query_params.get("lang") == language:
         response.set_cookie(COOKIE, language, max_age=365 * 24 * 3600, samesite="lax")
@@ -82,10 +89,10 @@ def _label_key(key: str) -> tuple[Side, str]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def upload_page(request: Request, service: ServiceDep) -> HTMLResponse:
-    """The upload form and the list of analysed reports."""
+def upload_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
+    """The upload form and the list of the tenant's reports."""
     context = {
-        "reports": service.store.list_reports()[:100],
+        "reports": service.store.list_reports(tenant.id)[:100],
         "max_mb": service.settings.max_upload_bytes // (1024 * 1024),
     }
     return render(request, "upload.html", context)
@@ -94,24 +101,26 @@ def upload_page(request: Request, service: ServiceDep) -> HTMLResponse:
 @router.post("/upload")
 async def upload_form(
     service: ServiceDep,
+    tenant: TenantDep,
     file: Annotated[UploadFile, File()],
     company: Annotated[str, Form(max_length=256)] = "",
     sector: Annotated[str, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
+    shareable: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
     """The form's upload: bad input (a bad file or field) becomes an error page (service/api/app.py)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
-    meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year)
-    job, _ = service.submit_pdf(data, file.filename or "upload.pdf", meta)
+    meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year, shareable=shareable)
+    job = service.submit_pdf(data, file.filename or "upload.pdf", tenant, meta)
     if job.status == "done" and job.report_id is not None:
         return RedirectResponse(f"/reports/{job.report_id}", status_code=303)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, service: ServiceDep, job_id: int) -> HTMLResponse:
+def job_page(request: Request, service: ServiceDep, tenant: TenantDep, job_id: int) -> HTMLResponse:
     """Live progress through the pipeline's stages; the page moves on to the result when done."""
-    job = service.store.get_job(job_id)
+    job = service.store.get_job(job_id, tenant.id)
     return render(request, "job.html", {"job": job, "stages": STAGES})
 
 
@@ -119,13 +128,14 @@ def job_page(request: Request, service: ServiceDep, job_id: int) -> HTMLResponse
 def report_page(
     request: Request,
     service: ServiceDep,
+    tenant: TenantDep,
     report_id: int,
     label: Annotated[str, Query(max_length=12)] = "",
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
-    report = service.store.get_report(report_id)
-    analysis = service.analysis(report_id)
+    report = service.store.get_report(report_id, tenant.id)
+    analysis = service.analysis(report_id, tenant)
     language = request_language(request)
     sdg = load_framework("sdg", service.settings.corpora_dir)
     goal_names = label_names("sdg", service, language)
@@ -133,9 +143,10 @@ def report_page(
     own = {**coverage_columns(analysis), "title": report_title(report)}
     peers = []
     if report.sector:
+        # Other tenants' shareable reports are dots without names: sharing allows aggregates only.
         peers = [
-            {**coverage_columns(r.result or {}), "title": report_title(r)}
-            for r in service.store.done_reports(sector=report.sector)
+            {**coverage_columns(r.result or {}), "title": report_title(r) if r.tenant_id == tenant.id else ""}
+            for r in service.store.done_reports(sector=report.sector, tenant_id=tenant.id, shared=True)
             if r.id != report.id
         ]
     profile = load_profiles(service.settings.corpora_dir)[analysis["profile"]]
@@ -156,13 +167,14 @@ def report_page(
         },
         "profile_text": profile.get(f"description_{language}", profile["description"]),
         "has_pdf": service.upload_path(report.sha256).exists(),
-        **_evidence_context(service, analysis, report_id, label, part, goal_names, step_names),
+        **_evidence_context(service, tenant, analysis, report_id, label, part, goal_names, step_names),
     }
     return render(request, "report.html", context)
 
 
 def _evidence_context(
     service: GapLensService,
+    tenant: Tenant,
     analysis: dict[str, Any],
     report_id: int,
     key: str,
@@ -186,7 +198,7 @@ def _evidence_context(
         "evidence_part": part if part in chosen["parts_touched"] else "",
         "evidence_parts": chosen["parts_touched"],
         "evidence_options": options,
-        "evidence": service.evidence(report_id, side, label, part, EVIDENCE_PER_PAGE),
+        "evidence": service.evidence(report_id, tenant, side, label, part, EVIDENCE_PER_PAGE),
     }
 
 
@@ -194,19 +206,20 @@ def _evidence_context(
 def evidence_fragment(
     request: Request,
     service: ServiceDep,
+    tenant: TenantDep,
     report_id: int,
     label: Annotated[str, Query(max_length=12)],
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """The evidence list alone, for the result page's script to swap in without a reload."""
-    report = service.store.get_report(report_id)
-    analysis = service.analysis(report_id)
+    report = service.store.get_report(report_id, tenant.id)
+    analysis = service.analysis(report_id, tenant)
     language = request_language(request)
     names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
     context = {
         "report": report,
         "has_pdf": service.upload_path(report.sha256).exists(),
-        **_evidence_context(service, analysis, report_id, label, part, *names),
+        **_evidence_context(service, tenant, analysis, report_id, label, part, *names),
     }
     return render(request, "_evidence.html", context)
 
@@ -215,25 +228,27 @@ def evidence_fragment(
 def compare_page(
     request: Request,
     service: ServiceDep,
+    tenant: TenantDep,
     a: Annotated[int | None, Query()] = None,
     b: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Two reports side by side, or a report against the median of its sector."""
-    done = service.store.done_reports()
+    done = service.store.done_reports(tenant_id=tenant.id)
     context: dict[str, Any] = {"reports": done, "a": a, "b": b, "rows": [], "title_a": "", "title_b": ""}
     if a is not None and b:
-        first = service.store.get_report(a)
-        columns_a = coverage_columns(service.analysis(a))
+        first = service.store.get_report(a, tenant.id)
+        columns_a = coverage_columns(service.analysis(a, tenant))
         if b == "sector":
             if not first.sector:
                 raise NotFound(f"report {a} has no sector; compare it with another report instead")
-            medians = {s.label: s.median for s in sector_benchmark(service.store, first.sector).labels}
+            benchmark = sector_benchmark(service.store, first.sector, tenant.id)
+            medians = {s.label: s.median for s in benchmark.labels}
             columns_b, title_b = medians, f"{first.sector} (median)"
         else:
             if not b.isdigit():
                 raise NotFound(f"compare with a report id or 'sector', not {b!r}")
-            second = service.store.get_report(int(b))
-            columns_b, title_b = coverage_columns(service.analysis(second.id)), report_title(second)
+            second = service.store.get_report(int(b), tenant.id)
+            columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
         names = column_names(service, request_language(request))
         context |= {
             "title_a": report_title(first),
@@ -244,18 +259,62 @@ def compare_page(
 
 
 @router.get("/sectors", response_class=HTMLResponse)
-def sectors_page(request: Request, service: ServiceDep) -> HTMLResponse:
-    """Sectors with analysed reports."""
-    return render(request, "sectors.html", {"sectors": service.store.sectors()})
+def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
+    """Sectors with analysed reports (the tenant's and those others made shareable)."""
+    return render(request, "sectors.html", {"sectors": service.store.sectors(tenant.id, shared=True)})
 
 
 @router.get("/sectors/{sector}", response_class=HTMLResponse)
-def sector_page(request: Request, service: ServiceDep, sector: str) -> HTMLResponse:
-    """Distributions per SDG and per step within one sector (box plots and the numbers)."""
-    benchmark = sector_benchmark(service.store, sector)
+def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector: str) -> HTMLResponse:
+    """Distributions per SDG and per step within one sector (box plots and the numbers).
+
+    The distributions count other tenants' shareable reports; the list names the tenant's own only.
+    """
+    benchmark = sector_benchmark(service.store, sector, tenant.id)
     names = column_names(service, request_language(request))
-    reports = service.store.done_reports(sector=sector)
+    reports = service.store.done_reports(sector=sector, tenant_id=tenant.id)
     return render(request, "sector.html", {"benchmark": benchmark, "names": names, "reports": reports})
+
+
+def login_url(request: Request) -> str:
+    """The login page, coming back to the page that asked for it."""
+    return f"/login?{urlencode({'next': request.url.path})}"
+
+
+def _local_path(target: str) -> str:
+    """Only paths on this site: a login must not redirect anywhere else."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, service: ServiceDep, next: Annotated[str, Query(max_length=512)] = "/"
+) -> HTMLResponse:
+    """Log in with an API key; the key is kept in an HttpOnly cookie for this browser."""
+    return render(
+        request, "login.html", {"next": _local_path(next), "local": service.settings.auth == "local"}
+    )
+
+
+@router.post("/login")
+def login(
+    service: ServiceDep,
+    key: Annotated[str, Form(min_length=1, max_length=200)],
+    next: Annotated[str, Form(max_length=512)] = "/",
+) -> RedirectResponse:
+    """Check the key, then remember it in the cookie; a wrong key gets the error page (401)."""
+    tenant_for_key(service.store, key.strip())
+    response = RedirectResponse(_local_path(next), status_code=303)
+    response.set_cookie(KEY_COOKIE, key.strip(), max_age=30 * 24 * 3600, httponly=True, samesite="lax")
+    return response
+
+
+@router.post("/logout")
+def logout() -> RedirectResponse:
+    """Forget the key in this browser."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(KEY_COOKIE)
+    return response
 
 
 def error_page(request: Request, status_code: int, kind: str, detail: str) -> Response:
