@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup browser run test lint typecheck pytest bench train eval clean
+.PHONY: setup system-packages run test lint typecheck pytest bench train eval clean
 
 setup: $(STAMP)
 
@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev,postgres,ray]"
 	touch $(STAMP)
 
-# Debian's Chromium for the browser tests (tests/test_browser.py); Playwright drives it, never downloads one.
-browser:
-	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+# Debian packages the tests use: Chromium for the browser tests (Playwright drives it, never downloads
+# one) and tesseract with English and Dutch for OCR of scanned PDFs (optional for `make run`).
+system-packages:
+	@missing=""; \
+	  command -v chromium >/dev/null || missing="chromium"; \
+	  tesseract --list-langs 2>/dev/null | grep -qx nld || missing="$$missing tesseract-ocr tesseract-ocr-eng tesseract-ocr-nld"; \
+	  [ -z "$$missing" ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }
 
 run: setup
 	GAPLENS_AUTH=local $(BIN)/gaplens serve
@@ -33,7 +37,7 @@ typecheck: setup
 	$(BIN)/mypy
 
 # A throwaway PostgreSQL on loopback for the one PostgreSQL test; stopped again afterwards.
-pytest: setup browser
+pytest: setup system-packages
 	@bash .ci/postgres.sh start
 	@set -e; status=0; \
 	  GAPLENS_TEST_POSTGRES_URL=$$(bash .ci/postgres.sh url) $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
