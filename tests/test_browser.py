@@ -94,7 +94,9 @@ def server(server_env: dict[str, str], api_key: str) -> Iterator[str]:
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
-            pytest.fail("CI must run the browser tests: Debian's chromium is not installed (make system-packages)")
+            pytest.fail(
+                "CI must run the browser tests: Debian's chromium is not installed (make system-packages)"
+            )
         pytest.skip("no chromium (make test installs it)")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

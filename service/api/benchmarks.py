@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.api.deps import ServiceDep, TenantDep
+from service.api.deps import ReportId, ServiceDep, TenantDep
 from service.benchmark import company_history, report_percentiles, sector_benchmark
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
@@ -41,7 +41,7 @@ def get_sector_benchmark(
 
 
 @router.get("/reports/{report_id}/benchmark")
-def get_report_percentiles(service: ServiceDep, tenant: TenantDep, report_id: int) -> dict[str, Any]:
+def get_report_percentiles(service: ServiceDep, tenant: TenantDep, report_id: ReportId) -> dict[str, Any]:
     """The report's percentile against the other reports of its sector, per SDG and per step."""
     return report_percentiles(service.store, report_id, tenant.id)
 

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -14,6 +14,13 @@ from limits.strategies import MovingWindowRateLimiter
 from service.auth import LOCAL, Tenant, tenant_for_key
 from service.engine import GapLensService
 from service.errors import Forbidden, TooManyRequests, Unauthorized
+
+# Row ids are 32-bit in PostgreSQL (and must fit SQLite's 64-bit integers): larger ones name nothing.
+MAX_ID = 2**31 - 1
+ReportId = Annotated[int, Path(ge=1, le=MAX_ID, description="a report id")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
+OptionalReportId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this report")]
+OptionalPassageId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a passage id on this page")]
 
 # The web page keeps the key it logged in with in this cookie (HttpOnly, SameSite=Lax).
 KEY_COOKIE = "gaplens_key"

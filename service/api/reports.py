@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 
-from service.api.deps import ServiceDep, TenantDep
+from service.api.deps import JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep
 from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
@@ -42,7 +42,7 @@ async def upload_report(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
-def get_job(service: ServiceDep, tenant: TenantDep, job_id: int) -> JobOut:
+def get_job(service: ServiceDep, tenant: TenantDep, job_id: JobId) -> JobOut:
     """A job's status, stage and progress (0-1); ``error`` says why a failed job failed."""
     return JobOut.model_validate(service.store.get_job(job_id, tenant.id))
 
@@ -54,13 +54,13 @@ def list_reports(service: ServiceDep, tenant: TenantDep) -> list[ReportOut]:
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
-def get_report(service: ServiceDep, tenant: TenantDep, report_id: int) -> ReportOut:
+def get_report(service: ServiceDep, tenant: TenantDep, report_id: ReportId) -> ReportOut:
     """One report's metadata and status."""
     return ReportOut.model_validate(service.store.get_report(report_id, tenant.id))
 
 
 @router.patch("/reports/{report_id}", response_model=ReportOut)
-def patch_report(service: ServiceDep, tenant: TenantDep, report_id: int, body: ReportPatch) -> ReportOut:
+def patch_report(service: ServiceDep, tenant: TenantDep, report_id: ReportId, body: ReportPatch) -> ReportOut:
     """Mark a report shareable (or not): other tenants' sector benchmarks then count it, anonymously."""
     return ReportOut.model_validate(service.store.set_shareable(report_id, tenant.id, body.shareable))
 
@@ -69,7 +69,7 @@ def patch_report(service: ServiceDep, tenant: TenantDep, report_id: int, body: R
 def get_analysis(
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> dict[str, Any] | Response:
     """The gap analysis: coverage per SDG and per step with evidence, profile, recommendations.
@@ -90,7 +90,7 @@ def get_analysis(
 def get_evidence(
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     framework: Annotated[Side, Query(description="sdg or oecd_dd")],
     label: Annotated[str, Query(min_length=1, max_length=8, description="goal or step id, e.g. 13")],
     part: Annotated[str, Query(max_length=8, description="a target or sub-element, e.g. 13.2")] = "",
@@ -109,9 +109,9 @@ def get_evidence(
 def get_page_image(
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     page: Annotated[int, Path(ge=1, le=100_000)],
-    passage: Annotated[int | None, Query(ge=1, description="a passage id on this page to highlight")] = None,
+    passage: OptionalPassageId = None,
 ) -> Response:
     """One page of the uploaded PDF as PNG, with a passage highlighted (uploaded PDFs only)."""
     image = service.page_image(report_id, tenant, page, passage)
@@ -122,7 +122,7 @@ def get_page_image(
 def get_passages(
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PassageOut]:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import ServiceDep, TenantDep
+from service.api.deps import OptionalReportId, ServiceDep, TenantDep
 from service.api.schemas import ClassifyIn, ClassifyOut, PassageOut, SearchHitOut
 from service.engine import classification_rows
 
@@ -28,7 +28,7 @@ def search(
     tenant: TenantDep,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-    report_id: int | None = None,
+    report_id: OptionalReportId = None,
     sector: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[SearchHitOut]:
     """Your stored passages closest in meaning to ``q``, optionally within one report or sector."""

@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from service.api.deps import KEY_COOKIE, ServiceDep, TenantDep
+from service.api.deps import KEY_COOKIE, MAX_ID, JobId, OptionalReportId, ReportId, ServiceDep, TenantDep
 from service.auth import Tenant, tenant_for_key
 from service.benchmark import sector_benchmark
 from service.engine import GapLensService, ReportMeta
@@ -118,7 +118,7 @@ async def upload_form(
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, service: ServiceDep, tenant: TenantDep, job_id: int) -> HTMLResponse:
+def job_page(request: Request, service: ServiceDep, tenant: TenantDep, job_id: JobId) -> HTMLResponse:
     """Live progress through the pipeline's stages; the page moves on to the result when done."""
     job = service.store.get_job(job_id, tenant.id)
     return render(request, "job.html", {"job": job, "stages": STAGES})
@@ -129,7 +129,7 @@ def report_page(
     request: Request,
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     label: Annotated[str, Query(max_length=12)] = "",
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
@@ -207,7 +207,7 @@ def evidence_fragment(
     request: Request,
     service: ServiceDep,
     tenant: TenantDep,
-    report_id: int,
+    report_id: ReportId,
     label: Annotated[str, Query(max_length=12)],
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
@@ -229,7 +229,7 @@ def compare_page(
     request: Request,
     service: ServiceDep,
     tenant: TenantDep,
-    a: Annotated[int | None, Query()] = None,
+    a: OptionalReportId = None,
     b: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Two reports side by side, or a report against the median of its sector."""
@@ -245,7 +245,7 @@ def compare_page(
             medians = {s.label: s.median for s in benchmark.labels}
             columns_b, title_b = medians, f"{first.sector} (median)"
         else:
-            if not b.isdigit():
+            if not b.isdigit() or int(b) > MAX_ID:
                 raise NotFound(f"compare with a report id or 'sector', not {b!r}")
             second = service.store.get_report(int(b), tenant.id)
             columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
