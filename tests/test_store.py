@@ -33,6 +33,32 @@ def roundtrip(store: Store, analysis) -> None:
     assert len(store.passage_ids(sector="INDUSTRIAL")) == len(analysis.passages)
     with pytest.raises(NotFound):
         store.get_report(report.id + 1000)
+    tenants_and_queue(store, report.id)
+
+
+def tenants_and_queue(store: Store, local_report: int) -> None:
+    """Tenant scoping, shareable reports and the job queue's claims, on whichever database."""
+    other = store.tenant_id("other", create=True)
+    assert store.tenant_id("other", create=True) == other and other != 1
+    with pytest.raises(NotFound):
+        store.get_report(local_report, tenant_id=other)
+    assert store.list_reports(other) == [] and store.passage_ids(tenant_id=other) == []
+    assert store.done_reports(sector="industrial", tenant_id=other, shared=True) == []
+    store.set_shareable(local_report, 1, True)
+    assert [r.id for r in store.done_reports(sector="industrial", tenant_id=other, shared=True)] == [
+        local_report
+    ]
+    assert store.sectors(other, shared=True) == {"industrial": 1} and store.sectors(other) == {}
+    store.set_shareable(local_report, 1, False)
+    jobs = [store.create_job(f"{i}.pdf", tenant_id=other) for i in range(3)]
+    first, second = store.claim_next_job(), store.claim_next_job()
+    assert first and second and (first.id, second.id) == (jobs[0].id, jobs[1].id)
+    assert first.status == "running" and first.attempts == 1
+    assert len(store.unfinished_jobs(other)) == 3 and store.unfinished_jobs(1) == []
+    assert store.requeue_running_jobs() == 2
+    assert store.claim_next_job().id == jobs[0].id  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        store.get_job(jobs[0].id, tenant_id=1)
 
 
 def test_sqlite_roundtrip(tmp_path, analysis):

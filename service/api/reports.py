@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep
+from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep
 from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
@@ -37,7 +38,8 @@ async def upload_report(
     # Read one byte past the limit so an oversized file is refused without reading all of it.
     data = await file.read(service.settings.max_upload_bytes + 1)
     meta = ReportMeta(company=company, sector=sector, year=year, shareable=shareable)
-    job = service.submit_pdf(data, file.filename or "upload.pdf", tenant, meta)
+    # Validation reads the PDF in a child process: off the event loop, so other requests go on.
+    job = await run_in_threadpool(service.submit_pdf, data, file.filename or "upload.pdf", tenant, meta)
     return JobOut.model_validate(job)
 
 
@@ -123,7 +125,7 @@ def get_passages(
     service: ServiceDep,
     tenant: TenantDep,
     report_id: ReportId,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PassageOut]:
     """The report's passages in reading order, with their label scores."""

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import KEY_COOKIE, MAX_ID, JobId, OptionalReportId, ReportId, ServiceDep, TenantDep
 from service.auth import Tenant, tenant_for_key
@@ -111,7 +112,7 @@ async def upload_form(
     """The form's upload: bad input (a bad file or field) becomes an error page (service/api/app.py)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
     meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year, shareable=shareable)
-    job = service.submit_pdf(data, file.filename or "upload.pdf", tenant, meta)
+    job = await run_in_threadpool(service.submit_pdf, data, file.filename or "upload.pdf", tenant, meta)
     if job.status == "done" and job.report_id is not None:
         return RedirectResponse(f"/reports/{job.report_id}", status_code=303)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
