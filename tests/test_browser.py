@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,11 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import ENGIE
 
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -145,7 +148,7 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
 
     # Goal 13's evidence: passages with page numbers and the page image with the passage marked.
     page.locator('.wheel-segment[data-goal="13"]').click()
-    page.wait_for_function("document.getElementById('evidence-label').value === 'sdg-13'")
+    expect(page.locator("#evidence-label")).to_have_value("sdg-13")
     passages = page.locator("#passages .passage")
     assert passages.count() >= 3
     first_page = int(passages.first.get_attribute("data-page"))
@@ -153,24 +156,27 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
     assert f"page {first_page}" in passages.first.locator(".page").inner_text()
     image = passages.first.locator("img")
     image.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-    assert image.evaluate("img => img.naturalWidth") > 500
+    # The page's CSP forbids eval, so no page.evaluate: Playwright's assertions and a fetch instead.
+    expect(image).to_have_js_property("complete", True)
+    png = page.request.get(server + image.get_attribute("src"))
+    assert png.ok and png.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png.body())).width > 500
     page.locator("#evidence").screenshot(path=_shot("evidence-goal-13"))
 
     # Keyboard: a focused goal tells its score, Enter opens its evidence.
     page.locator('.wheel-segment[data-goal="7"]').focus()
     assert page.locator("#wheel-caption").inner_text().startswith("Goal 7 ·")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('evidence-label').value === 'sdg-7'")
+    expect(page.locator("#evidence-label")).to_have_value("sdg-7")
     page.select_option("#evidence-label", "sdg-13")
-    page.wait_for_function("location.search.includes('label=sdg-13')")
+    expect(page).to_have_url(re.compile(r"label=sdg-13"))
 
     # A target narrows the list to passages attributed to it.
     options = page.locator("#evidence-part option")
     if options.count() > 1:
         target = options.nth(1).get_attribute("value")
         page.select_option("#evidence-part", target)
-        page.wait_for_function(f"location.search.includes('part={target}')")
+        expect(page).to_have_url(re.compile(rf"part={re.escape(target)}"))
         assert all(target in p for p in page.locator("#passages .parts").all_inner_texts())
 
     # Export CSV: one row per goal and per step.
