@@ -66,3 +66,30 @@ def test_analyze_bad_input_exits_nonzero_with_message(tmp_path):
     assert result.exit_code == 2
     assert "not a PDF" in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_keys_create_list_revoke():
+    made = runner.invoke(app, ["keys", "create", "--tenant", "Acme BV", "--admin"])
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("glk_") and len(key) > 40
+    listed = runner.invoke(app, ["keys", "list"])
+    assert "Acme BV" in listed.stdout and key[:12] in listed.stdout and key[12:] not in listed.stdout
+    from service.auth import tenant_for_key
+    from service.errors import Unauthorized
+    from service.store import Store
+
+    store = Store(get_settings().resolved_database_url())
+    assert tenant_for_key(store, key).admin
+    assert runner.invoke(app, ["keys", "revoke", key[:12]]).exit_code == 0
+    with pytest.raises(Unauthorized):
+        tenant_for_key(store, key)
+    assert runner.invoke(app, ["keys", "revoke", key[:12]]).exit_code == 2
+    assert runner.invoke(app, ["keys", "create", "--tenant", "  "]).exit_code == 2
+
+
+def test_local_mode_serves_loopback_only(monkeypatch):
+    monkeypatch.setenv("GAPLENS_AUTH", "local")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "loopback only" in result.output
