@@ -81,14 +81,44 @@ def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
     return [coverage_columns(r.result or {}) for r in reports]
 
 
+# Other tenants' shareable reports count in a sector only when there are at least this many of them:
+# a "distribution" of one or two reports would be those reports' own scores.
+MIN_SHARED_REPORTS = 3
+
+
+def benchmark_reports(store: Store, sector: str, tenant_id: int | None = None) -> list[ReportRow]:
+    """The analysed reports a tenant's benchmark of ``sector`` counts (``None``: every tenant's).
+
+    Its own, and other tenants' shareable ones when there are at least MIN_SHARED_REPORTS of them.
+    """
+    reports = store.done_reports(sector=sector, tenant_id=tenant_id, shared=True)
+    if tenant_id is None:
+        return reports
+    own = [r for r in reports if r.tenant_id == tenant_id]
+    return reports if len(reports) - len(own) >= MIN_SHARED_REPORTS else own
+
+
+def benchmark_sectors(store: Store, tenant_id: int | None = None) -> dict[str, int]:
+    """Sector -> how many analysed reports its benchmark counts for the tenant (as benchmark_reports)."""
+    if tenant_id is None:
+        return store.sectors()
+    own = store.sectors(tenant_id)
+    counts = {}
+    for sector, total in store.sectors(tenant_id, shared=True).items():
+        mine = own.get(sector, 0)
+        counts[sector] = total if total - mine >= MIN_SHARED_REPORTS else mine
+    return {sector: n for sector, n in counts.items() if n}
+
+
 def sector_benchmark(store: Store, sector: str, tenant_id: int | None = None) -> SectorBenchmark:
     """Distributions per SDG, per step and of the two headline scores within ``sector``.
 
-    For a tenant: its own reports and those other tenants made shareable (only in these aggregates).
+    For a tenant: its own reports and those other tenants made shareable (only in these aggregates, and
+    only when there are enough of them).
     """
-    reports = store.done_reports(sector=sector, tenant_id=tenant_id, shared=True)
+    reports = benchmark_reports(store, sector, tenant_id)
     if not reports:
-        known = ", ".join(store.sectors(tenant_id, shared=True)) or "none yet"
+        known = ", ".join(benchmark_sectors(store, tenant_id)) or "none yet"
         raise NotFound(f"no analysed reports in sector {sector!r} (sectors: {known})")
     rows = _columns(reports)
     labels = tuple(label_stats(label, [row[label] for row in rows]) for label in rows[0])
@@ -102,8 +132,7 @@ def report_percentiles(store: Store, report_id: int, tenant_id: int | None = Non
         raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
     if not report.sector:
         raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
-    peers = store.done_reports(sector=report.sector, tenant_id=tenant_id, shared=True)
-    peers = [r for r in peers if r.id != report.id]
+    peers = [r for r in benchmark_reports(store, report.sector, tenant_id) if r.id != report.id]
     own = coverage_columns(report.result)
     peer_rows = _columns(peers)
     labels = [

@@ -77,6 +77,38 @@ def test_postgres_roundtrip(postgres_url, analysis):
     assert (store.get_vectors(list(vectors))["k" * 64] == analysis.vectors[0]).all()
 
 
+def test_other_tenants_shared_reports_count_from_three_on_and_only_in_aggregates(tmp_path, analysis):
+    from service.benchmark import benchmark_reports, benchmark_sectors, report_percentiles, sector_benchmark
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    viewer = store.tenant_id("viewer", create=True)
+    own, _ = store.get_or_create_report("f" * 64, viewer, sector="energy", company="Viewer")
+    store.save_analysis(own.id, analysis, "all-MiniLM-L6-v2")
+
+    def share(number: int, shareable: bool = True) -> int:
+        tenant = store.tenant_id(f"tenant {number}", create=True)
+        report, _ = store.get_or_create_report(f"{number:064d}", tenant, sector="Energy", shareable=shareable)
+        store.save_analysis(report.id, analysis, "all-MiniLM-L6-v2")
+        return report.id
+
+    share(1), share(2), share(99, shareable=False)
+    assert [r.id for r in benchmark_reports(store, "energy", viewer)] == [own.id]
+    assert benchmark_sectors(store, viewer) == {"energy": 1}
+    assert report_percentiles(store, own.id, viewer)["peers"] == 0
+    share(3)
+    assert len(benchmark_reports(store, "energy", viewer)) == 4
+    assert (
+        benchmark_sectors(store, viewer) == {"energy": 4}
+        and sector_benchmark(store, "energy", viewer).reports == 4
+    )
+    assert report_percentiles(store, own.id, viewer)["peers"] == 3
+    # a tenant with no report of its own sees the sector once three others share
+    assert benchmark_sectors(store, store.tenant_id("newcomer", create=True)) == {"energy": 3}
+    # the operator's view (no tenant) counts every report, shareable or not
+    assert sector_benchmark(store, "energy").reports == 5
+
+
 def test_concurrent_uploads_of_the_same_bytes_share_one_report(tmp_path):
     import threading
 

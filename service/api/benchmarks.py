@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from service.api.deps import ReportId, ServiceDep, TenantDep
-from service.benchmark import company_history, report_percentiles, sector_benchmark
+from service.benchmark import benchmark_sectors, company_history, report_percentiles, sector_benchmark
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
 Name = Annotated[str, Path(min_length=1, max_length=256)]
@@ -17,7 +17,7 @@ Name = Annotated[str, Path(min_length=1, max_length=256)]
 @router.get("/sectors")
 def list_sectors(service: ServiceDep, tenant: TenantDep) -> dict[str, Any]:
     """Sectors with analysed reports (yours and those others made shareable), and how many each has."""
-    counts = service.store.sectors(tenant.id, shared=True)
+    counts = benchmark_sectors(service.store, tenant.id)
     return {"sectors": [{"sector": sector, "reports": n} for sector, n in counts.items()]}
 
 

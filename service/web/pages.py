@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import KEY_COOKIE, MAX_ID, JobId, OptionalReportId, ReportId, ServiceDep, TenantDep
 from service.auth import Tenant, tenant_for_key
-from service.benchmark import sector_benchmark
+from service.benchmark import benchmark_reports, benchmark_sectors, sector_benchmark
 from service.engine import GapLensService, ReportMeta
 from service.errors import NotFound
 from service.evidence import Side
@@ -147,7 +147,7 @@ def report_page(
         # Other tenants' shareable reports are dots without names: sharing allows aggregates only.
         peers = [
             {**coverage_columns(r.result or {}), "title": report_title(r) if r.tenant_id == tenant.id else ""}
-            for r in service.store.done_reports(sector=report.sector, tenant_id=tenant.id, shared=True)
+            for r in benchmark_reports(service.store, report.sector, tenant.id)
             if r.id != report.id
         ]
     profile = load_profiles(service.settings.corpora_dir)[analysis["profile"]]
@@ -262,7 +262,7 @@ def compare_page(
 @router.get("/sectors", response_class=HTMLResponse)
 def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
     """Sectors with analysed reports (the tenant's and those others made shareable)."""
-    return render(request, "sectors.html", {"sectors": service.store.sectors(tenant.id, shared=True)})
+    return render(request, "sectors.html", {"sectors": benchmark_sectors(service.store, tenant.id)})
 
 
 @router.get("/sectors/{sector}", response_class=HTMLResponse)
