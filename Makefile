@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup system-packages run test lint typecheck pytest bench train eval clean
+.PHONY: setup system-packages run test lint typecheck pytest bench fuzz train eval clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,11 @@ bench: setup
 	$(BIN)/python eval/bench_analyze.py
 	$(BIN)/python eval/bench_classify.py
 	$(BIN)/python eval/bench_batch.py
+	$(BIN)/python eval/bench_load.py
+
+# The deep fuzz run (tests/test_fuzz.py runs the same code with a small budget).
+fuzz: setup
+	$(BIN)/python eval/fuzz.py --api-examples 200 --pdf-examples 1000
 
 # Rebuild classifiers/models/ from corpora/ and ../shared/data (about 4 minutes on 2 cores).
 train: setup
