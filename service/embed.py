@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -59,11 +59,18 @@ _forward_pass = threading.Lock()
 BATCHES_PER_TURN = 4
 
 
-def encode(texts: Sequence[str], model: str, batch_size: int = 32, runtime: str = "torch") -> np.ndarray:
+def encode(
+    texts: Sequence[str],
+    model: str,
+    batch_size: int = 32,
+    runtime: str = "torch",
+    on_progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
     """Run the encoder; returns an (n, dim) float32 array of unit vectors.
 
     Texts go through longest first, as sentence-transformers orders them itself, so that each batch
-    pads little; the vectors come back in the given order.
+    pads little; the vectors come back in the given order. ``on_progress`` hears the fraction done
+    after each turn (a job's progress bar and time limit).
     """
     encoder = get_encoder(model, runtime)
     if not texts:
@@ -75,6 +82,8 @@ def encode(texts: Sequence[str], model: str, batch_size: int = 32, runtime: str 
         chunk = [texts[i] for i in order[start : start + turn]]
         with _forward_pass:
             parts.append(encoder.encode(chunk, batch_size))
+        if on_progress:
+            on_progress(min(start + turn, len(order)) / len(order))
     vectors = np.empty((len(texts), encoder.dim), dtype=np.float32)
     vectors[order] = np.concatenate(parts)
     return vectors
@@ -86,13 +95,14 @@ def embed_texts(
     cache: EmbeddingCache | None = None,
     batch_size: int = 32,
     runtime: str = "torch",
+    on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Vectors for ``texts`` in order; only texts missing from the cache reach the encoder."""
     keys = [embedding_key(model, t) for t in texts]
     found = cache.get_vectors(keys) if cache is not None else {}
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
     if missing:
-        fresh = encode([t for _, t in missing], model, batch_size, runtime)
+        fresh = encode([t for _, t in missing], model, batch_size, runtime, on_progress)
         new = {k: v for (k, _), v in zip(missing, fresh, strict=True)}
         if cache is not None:
             cache.put_vectors(model, new)

@@ -60,6 +60,14 @@ def _timed(timings: dict[str, float], stage: str, progress: Progress | None) -> 
     timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - start, 3)
 
 
+def _within(stage: str, progress: Progress | None) -> Callable[[float], None] | None:
+    """Progress inside a long stage: a fraction of the stage becomes a fraction of the whole job."""
+    if progress is None:
+        return None
+    start = STAGES.index(stage)
+    return lambda fraction: progress(stage, (start + fraction) / len(STAGES))
+
+
 def classify_vectors(
     vectors: dict[str, np.ndarray],
     passage_ids: Sequence[str],
@@ -81,7 +89,11 @@ def classify_vectors(
 
 
 def embed_for_classification(
-    texts: Sequence[str], language: str, settings: Settings, cache: EmbeddingCache | None = None
+    texts: Sequence[str],
+    language: str,
+    settings: Settings,
+    cache: EmbeddingCache | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Vectors of texts in one language from the main encoder and every classifier encoder."""
     models = dict.fromkeys(
@@ -92,7 +104,15 @@ def embed_for_classification(
         )
     )
     size, runtime = settings.embedding_batch_size, settings.encoder_runtime
-    return {m: embed_texts(texts, m, cache, size, runtime) for m in models}
+    vectors = {}
+    for number, model in enumerate(models):
+
+        def heard(fraction: float, number: int = number) -> None:
+            if on_progress:
+                on_progress((number + fraction) / len(models))
+
+        vectors[model] = embed_texts(texts, model, cache, size, runtime, heard)
+    return vectors
 
 
 def merge_scores(item_id: str, chunks: Sequence[LabelScores]) -> LabelScores:
@@ -209,7 +229,9 @@ def analyze_documents(
         texts = [p.text for i in members for p in passages[i]]
         ids = [p.id for i in members for p in passages[i]]
         with _timed(shared, "embedding", progress):
-            vectors = embed_for_classification(texts, language, settings, cache)
+            vectors = embed_for_classification(
+                texts, language, settings, cache, _within("embedding", progress)
+            )
         with _timed(shared, "classifying", progress):
             sdg_all, dd_all = classify_vectors(vectors, ids, settings, texts, language)
         start = 0

@@ -14,6 +14,16 @@ def test_embeddings_are_unit_length_float32():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_turns_report_progress_and_keep_the_order_of_the_texts():
+    # lengths vary, so the longest-first order differs from the given one
+    texts = [("word " * (i % 17 + 1)) + str(i) for i in range(100)]
+    heard: list[float] = []
+    vectors = embed_texts(texts, MODEL, batch_size=8, on_progress=heard.append)
+    assert heard == [0.32, 0.64, 0.96, 1.0]  # turns of 4 batches of 8
+    one_by_one = np.stack([embed_texts([t], MODEL)[0] for t in texts[:5]])
+    assert np.allclose(vectors[:5], one_by_one, atol=1e-4)
+
+
 def test_cache_returns_identical_vectors_without_recomputing(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.create_schema()
