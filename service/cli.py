@@ -25,6 +25,17 @@ def _fail(exc: GapLensError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _store() -> Store:
+    """The store the settings name, its folder made and its schema up to date."""
+    from service.store import Store
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url())
+    store.create_schema()
+    return store
+
+
 @app.command()
 def analyze(
     report: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Report PDF")],
@@ -32,12 +43,9 @@ def analyze(
 ) -> None:
     """Run the full gap analysis of one report PDF and write it as JSON."""
     from service.pipeline import analyze_pdf
-    from service.store import Store
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
+    store = _store()
     with Progress(TextColumn("{task.description}"), BarColumn(), console=err) as bar:
         task = bar.add_task("parsing", total=1.0)
 
@@ -194,11 +202,8 @@ def benchmark(
 ) -> None:
     """Compare stored reports: a sector's distributions, a report against its sector, a company's years."""
     from service.benchmark import company_history, report_percentiles, sector_benchmark
-    from service.store import Store
 
-    settings = get_settings()
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
+    store = _store()
     if not (sector or company or report is not None):
         counts = store.sectors()
         if not counts:
@@ -271,16 +276,6 @@ def train_dd_command(encoder: EncoderOption = None, models_dir: ModelsDirOption 
 
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
 app.add_typer(keys_app, name="keys")
-
-
-def _store() -> Store:
-    from service.store import Store
-
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
-    return store
 
 
 @keys_app.command("create")

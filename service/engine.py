@@ -185,16 +185,6 @@ class GapLensService:
         self._wake.set()
         return job
 
-    def wait_for_job(self, job_id: int, timeout: float = 600.0) -> JobRow:
-        """Block until a job is done or failed (the CLI and tests; the API polls instead)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.store.get_job(job_id)
-            if job.status not in UNFINISHED:
-                return job
-            time.sleep(0.2)
-        raise TimeoutError(f"job {job_id} did not finish in {timeout:.0f} s")
-
     def run_job(self, job: JobRow) -> None:
         """Analyse the job's PDF and store the result; any failure is recorded on the job."""
         report_id = job.report_id

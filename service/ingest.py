@@ -53,12 +53,17 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_pdf_bytes(data: bytes, max_bytes: int) -> None:
-    """Reject what is plainly not a readable PDF before any parsing work is spent on it."""
+def check_file_size(data: bytes, max_bytes: int) -> None:
+    """Refuse an empty file, and one over the upload limit, whatever its kind."""
     if not data:
         raise EmptyFile("the file is empty (0 bytes)")
     if len(data) > max_bytes:
         raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+
+
+def check_pdf_bytes(data: bytes, max_bytes: int) -> None:
+    """Reject what is plainly not a readable PDF before any parsing work is spent on it."""
+    check_file_size(data, max_bytes)
     if b"%PDF-" not in data[:1024]:
         raise NotAPdf("the file is not a PDF (it does not start with %PDF-)")
 
@@ -274,10 +279,6 @@ def document_from_file(
     Both are identified by the sha256 of the file's bytes, so a re-run finds them again.
     """
     if Path(filename).suffix.lower() == ".json":
-        if not data:
-            raise EmptyFile("the file is empty (0 bytes)")
-        limit = (limits or PdfLimits()).max_bytes
-        if len(data) > limit:
-            raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB")
+        check_file_size(data, (limits or PdfLimits()).max_bytes)
         return document_from_sections(sections_from_json(data), filename, sha256_of(data))
     return document_from_pdf(data, filename, backend, limits)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.api.deps import ReportId, ServiceDep, TenantDep
+from service.api.deps import ReportId, ServiceDep, TenantDep, csv_download
 from service.benchmark import benchmark_sectors, company_history, report_percentiles, sector_benchmark
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
@@ -31,12 +31,7 @@ def get_sector_benchmark(
     """Minimum, quartiles, median, maximum and mean per SDG, per step and of both headline scores."""
     benchmark = sector_benchmark(service.store, sector, tenant.id)
     if format == "csv":
-        filename = "".join(c if c.isalnum() else "-" for c in benchmark.sector)
-        return Response(
-            benchmark.to_csv(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="benchmark-{filename}.csv"'},
-        )
+        return csv_download(benchmark.to_csv(), f"benchmark-{benchmark.sector}")
     return benchmark.to_dict()
 
 

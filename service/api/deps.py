@@ -1,4 +1,4 @@
-"""Shared dependencies for the routers: the service, and who is calling (tenant, rate limit)."""
+"""Shared pieces for the routers: the service, the caller (tenant, rate limit), id types, CSV downloads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.responses import Response
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -39,6 +40,16 @@ class RequestRate:
             raise TooManyRequests(
                 f"too many requests: the limit is {self.item}", math.ceil(reset - time.time())
             )
+
+
+def csv_download(body: str, stem: str) -> Response:
+    """A CSV file the browser saves as ``stem``.csv, every character but letters and digits a dash."""
+    safe = "".join(c if c.isalnum() else "-" for c in stem)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
+    )
 
 
 def get_service(request: Request) -> GapLensService:

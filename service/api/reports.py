@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep
+from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
 from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
@@ -80,11 +80,7 @@ def get_analysis(
     """
     analysis = service.analysis(report_id, tenant)
     if format == "csv":
-        return Response(
-            analysis_csv(analysis),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="gaplens-report-{report_id}.csv"'},
-        )
+        return csv_download(analysis_csv(analysis), f"gaplens-report-{report_id}")
     return analysis
 
 
