@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,9 +25,12 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval.server import GapLensServer, make_key  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PDFS = ROOT.parent / "shared" / "data" / "reports" / "pdf"
-GAPLENS = str(Path(sys.executable).parent / "gaplens")
 # An acknowledged job not done by then counts as lost.
 JOBS_TIMEOUT = 1800
 QUERIES = [
@@ -56,24 +57,6 @@ def summary(name: str, latencies: list[float], errors: int, seconds: float) -> s
         f"| {name} | {len(latencies)} | {errors} | {len(latencies) / seconds:.1f}/s | "
         f"{1000 * statistics.median(latencies):.0f} ms | {1000 * percentile(latencies, 95):.0f} ms |"
     )
-
-
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = open(Path(env["GAPLENS_DATA_DIR"]).parent / "server.log", "wb")  # noqa: SIM115 - lives with the server
-    process = subprocess.Popen([GAPLENS, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    process.kill()
-    raise SystemExit("the server did not start")
 
 
 async def upload(client: httpx.AsyncClient, key: str, pdf: Path) -> tuple[float, int | None, str]:
@@ -171,21 +154,14 @@ def main() -> None:
             "GAPLENS_LOG_FORMAT": "json",
         }
         env.pop("DATABASE_URL", None)
-        keys = []
-        for name in ["solo", *(f"tenant-{number}" for number in range(args.tenants))]:
-            made = subprocess.run(
-                [GAPLENS, "keys", "create", "--tenant", name],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            keys.append(made.stdout.strip())
-        process, url = start_server(env)
+        keys = [make_key(env, name) for name in ["solo", *(f"tenant-{n}" for n in range(args.tenants))]]
+        server = GapLensServer(env, Path(folder) / "server.log")
         try:
-            asyncio.run(run(url, keys[0], keys[1:], [PDFS / name for name in args.pdfs], args.searches))
+            asyncio.run(
+                run(server.url, keys[0], keys[1:], [PDFS / name for name in args.pdfs], args.searches)
+            )
         finally:
-            process.terminate()
-            process.wait(timeout=120)
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -11,17 +11,13 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
+from eval.server import GapLensServer, make_key
 from tests.conftest import ENGIE
 
 pytestmark = pytest.mark.slow
@@ -44,15 +40,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-GAPLENS = str(Path(sys.executable).parent / "gaplens")
-
-
 @pytest.fixture(scope="module")
 def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path_factory.mktemp("browser") / "data")}
@@ -63,34 +50,14 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def api_key(server_env: dict[str, str]) -> str:
-    made = subprocess.run(
-        [GAPLENS, "keys", "create", "--tenant", "Browser BV"], env=server_env, capture_output=True, text=True
-    )
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
+    return make_key(server_env, "Browser BV")
 
 
 @pytest.fixture(scope="module")
 def server(server_env: dict[str, str], api_key: str) -> Iterator[str]:
-    port = _free_port()
-    env = server_env
-    command = [GAPLENS, "serve", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.5)
-        assert process.poll() is None, process.stderr.read().decode() if process.stderr else "server exited"
-    else:
-        process.kill()
-        pytest.fail("the server did not answer /health in 180 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    running = GapLensServer(server_env, Path(server_env["GAPLENS_DATA_DIR"]).parent / "server.log")
+    yield running.url
+    running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ import hashlib
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,41 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from eval.server import GapLensServer, make_key
 from tests.conftest import ENGIE, MAX_AUTOMATION
 
 pytestmark = pytest.mark.slow
-GAPLENS = str(Path(sys.executable).parent / "gaplens")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """`gaplens serve` on a free loopback port, its log in a file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        command = [GAPLENS, "serve", "--port", self.url.rsplit(":", 1)[1]]
-        self.process = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.3)
-        pytest.fail("the server did not start in 180 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=120)
 
 
 @pytest.fixture
@@ -70,14 +37,10 @@ def job(url: str, headers: dict[str, str], job_id: int) -> dict:
 
 
 def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
-    made = subprocess.run(
-        [GAPLENS, "keys", "create", "--tenant", "durable"], env=env, capture_output=True, text=True
-    )
-    assert made.returncode == 0, made.stderr
-    headers = {"Authorization": f"Bearer {made.stdout.strip()}"}
+    headers = {"Authorization": f"Bearer {make_key(env, 'durable')}"}
     log = tmp_path / "server.log"
 
-    first = Server(env, log)
+    first = GapLensServer(env, log)
     ids = []
     for pdf in (ENGIE, MAX_AUTOMATION):
         files = {"file": (pdf.name, pdf.read_bytes(), "application/pdf")}
@@ -99,7 +62,7 @@ def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
     for pdf in (ENGIE, MAX_AUTOMATION):
         assert (uploads / f"{hashlib.sha256(pdf.read_bytes()).hexdigest()}.pdf").exists()
 
-    second = Server(env, log)
+    second = GapLensServer(env, log)
     try:
         deadline = time.monotonic() + 300
         while any(job(second.url, headers, i)["status"] in ("queued", "running") for i in ids):
