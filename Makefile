@@ -55,15 +55,18 @@ bench: setup
 fuzz: setup
 	$(BIN)/python eval/fuzz.py --api-examples 200 --pdf-examples 1000
 
-# Rebuild classifiers/models/ from corpora/ and ../shared/data (about 4 minutes on 2 cores).
+# Rebuild the shipped classifiers: the tuned release (classifiers/models/tuned/, the default) and the first
+# release's heads on frozen encoders (classifiers/models/). Times on 2 cores in eval/RESULTS.md.
 train: setup
+	$(BIN)/gaplens train tuned
 	$(BIN)/gaplens train sdg
 	$(BIN)/gaplens train dd
 
-# Dev-set scores of the shipped classifiers against their baselines (SDG: zero-shot, Aurora; OECD: zero-shot).
+# Dev and locked-test scores of the tuned classifiers beside the first release and zero-shot, and the
+# labellers' agreement (eval/RESULTS.md). The first release's own dev-set scripts: eval/eval_sdg.py, eval_dd.py.
 eval: setup
-	$(BIN)/python eval/eval_sdg.py --per-sdg
-	$(BIN)/python eval/eval_dd.py
+	$(BIN)/python eval/eval_v2.py
+	$(BIN)/python eval/agreement.py
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache

@@ -1,9 +1,10 @@
 """Classifiers for the two label sets, behind one registry.
 
 ``get_classifier("sdg", "trained", ...)`` returns a loaded classifier; an unknown name raises an
-error that lists the registered ones. ``trained`` reads the model files in classifiers/models/
-(``gaplens train sdg`` / ``gaplens train dd`` write them); ``zero-shot`` needs no training and is
-the baseline.
+error that lists the registered ones. ``tuned`` (the default) reads the fine-tuned encoder's heads in
+classifiers/models/tuned/ (``gaplens train tuned`` writes them); ``trained`` reads the first release's
+heads on frozen encoders in classifiers/models/ (``gaplens train sdg`` / ``dd``); ``zero-shot`` needs no
+training and is the baseline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifiers.base import Classifier
-from classifiers.linear import LinearClassifier, cue_matcher, explicit_goals
+from classifiers.linear import TUNED_DIR, LinearClassifier, cue_matcher, explicit_goals
 from classifiers.zero_shot import SimilarityClassifier
 from service.errors import UnknownName
 from service.frameworks import load_framework
@@ -36,7 +37,14 @@ def _trained(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
     return LinearClassifier(framework, model, named_labels=named)
 
 
+def _tuned(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
+    framework = load_framework(framework_id, corpora_dir)
+    named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
+    return LinearClassifier(framework, model, models_dir=TUNED_DIR, named_labels=named)
+
+
 CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {
+    "tuned": _tuned,
     "trained": _trained,
     "zero-shot": _zero_shot,
 }

@@ -27,10 +27,12 @@ import numpy as np
 from classifiers.base import sigmoid
 from service.errors import NotFound
 from service.frameworks import Framework
-from service.models import HEAD_OF
+from service.models import head_of
 from service.records import LabelScores
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
+# The fine-tuned release: its encoder folder and the heads that read it (and the multilingual heads).
+TUNED_DIR = MODELS_DIR / "tuned"
 # "SDG 13", "SDG13", "SDGs 3 and 8", "Sustainable Development Goal 13", "ontwikkelingsdoel 13"; plain
 # "Goal 13" / "Doel 13" only when capitalised, so that "our goal 3 years ago" does not count.
 _NUMBERS = r"\s?#?((?:\d{1,2}(?:\s*(?:,|and|en|&)\s*)?)+)\b"
@@ -99,7 +101,7 @@ class LinearClassifier:
     def load(self) -> None:
         if self.meta:
             return
-        encoder = HEAD_OF.get(self.encoder, self.encoder)
+        encoder = head_of(self.encoder)
         arrays_path, meta_path = model_files(self.framework.id, encoder, self.models_dir)
         if not arrays_path.exists():
             raise NotFound(
@@ -111,6 +113,11 @@ class LinearClassifier:
         self.bias = arrays["bias"].astype(np.float32)
         self.platt = arrays["platt"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
+        # Tuned heads have their own thresholds for short texts (a sentence or two): those sit lower on
+        # the curves than passages do (classifiers/finetune.py). Older heads use one set for all.
+        self.short_thresholds = (
+            arrays["thresholds_short"].astype(np.float32) if "thresholds_short" in arrays else self.thresholds
+        )
         self.part_vectors = arrays["part_vectors"].astype(np.float32)
         self.part_ids = [str(t) for t in arrays["part_ids"]]
         self.part_rows: dict[str, list[int]] = {}
@@ -120,6 +127,7 @@ class LinearClassifier:
         floor = self.meta.get("top1_floor")
         self.top1_floor = float(floor) if floor is not None else None
         self.max_labels = int(self.meta.get("max_labels", 3))
+        self.short_words = int(self.meta.get("short_max_words", 0))
         if self.meta["labels"] != list(self.framework.label_ids):
             raise ValueError(f"{arrays_path} was trained for other labels than {self.framework.id}")
 
@@ -152,7 +160,9 @@ class LinearClassifier:
             for label in named:
                 p[label_ids.index(label)] = max(p[label_ids.index(label)], MENTION_SCORE)
             order = np.argsort(-p)
-            passing = [j for j in order if p[j] >= self.thresholds[j]]
+            short = texts is not None and len(texts[row].split()) <= self.short_words
+            thresholds = self.short_thresholds if short else self.thresholds
+            passing = [j for j in order if p[j] >= thresholds[j]]
             if not passing and self.top1_floor is not None and p[order[0]] >= self.top1_floor:
                 passing = [order[0]]
             chosen = tuple(label_ids[j] for j in passing[: self.max_labels])

@@ -41,7 +41,7 @@ from classifiers.sdg_training import corporate_actions  # noqa: E402
 from eval.aurora import load_queries, matching_targets  # noqa: E402
 from service.embed import embed_texts  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.settings import CLASSIFIER_ENCODERS, Settings  # noqa: E402
 from service.substance import CONCRETE, evidence_type, load_substance_rules  # noqa: E402
 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
@@ -81,8 +81,9 @@ def predict_trained(texts: list[str], settings: Settings) -> np.ndarray:
 
 
 def predict_zero_shot_top2(texts: list[str], settings: Settings) -> np.ndarray:
-    clf = get_classifier("sdg", "zero-shot", settings.corpora_dir, settings.embedding_model)
-    best, _ = clf.label_similarities(embed_texts(texts, settings.embedding_model))  # type: ignore[attr-defined]
+    encoder = CLASSIFIER_ENCODERS["zero-shot"]
+    clf = get_classifier("sdg", "zero-shot", settings.corpora_dir, encoder)
+    best, _ = clf.label_similarities(embed_texts(texts, encoder))  # type: ignore[attr-defined]
     top = np.argsort(-best, axis=1)[:, :2]
     predicted = np.zeros(best.shape, dtype=bool)
     np.put_along_axis(predicted, top, True, axis=1)
@@ -132,7 +133,7 @@ def compare_floors(settings: Settings) -> None:
     """Micro-F1 / accuracy of the shipped heads under different top-1 floors (1.0 = no floor)."""
     heads = [
         get_classifier("sdg", "trained", settings.corpora_dir, model)
-        for model in (settings.embedding_model, settings.multilingual_model)
+        for model in (CLASSIFIER_ENCODERS["trained"], settings.multilingual_model)
     ]
     dev_sets = load_dev_sets(settings)
     print(

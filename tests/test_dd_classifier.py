@@ -13,7 +13,7 @@ from service.frameworks import load_framework
 from service.gap import follow_through_advice, issue_follow_through, report_profile, value_chain_gap
 from service.pipeline import analyze_document, classify_texts
 from service.records import LabelScores, Passage
-from service.settings import Settings
+from service.settings import CLASSIFIER_ENCODERS, Settings
 from service.substance import load_substance_rules
 
 S = Settings()
@@ -38,7 +38,7 @@ def steps(texts: list[str]) -> list[set[int]]:
 
 
 def test_shipped_dd_model_files_are_small_arrays_and_json():
-    for encoder in (S.embedding_model, S.multilingual_model):
+    for encoder in (CLASSIFIER_ENCODERS["trained"], S.multilingual_model):
         arrays_path, meta_path = model_files("oecd_dd", encoder)
         arrays = np.load(arrays_path, allow_pickle=False)
         assert arrays["weights"].shape[0] == 6 and len(arrays["thresholds"]) == 6

@@ -13,10 +13,12 @@ from classifiers.linear import MODELS_DIR, explicit_goals, model_files
 from classifiers.sdg_training import corporate_actions, is_dev_text, train_sdg
 from service.ingest import document_from_sections
 from service.pipeline import analyze_document, classify_texts
-from service.settings import Settings
+from service.settings import CLASSIFIER_ENCODERS, Settings
 from service.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice
 
 S = Settings()
+# The first release's heads read the packaged MiniLM (the tuned release: tests/test_tuned_classifier.py).
+FIRST = CLASSIFIER_ENCODERS["trained"]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -25,7 +27,7 @@ def sdgs(texts: list[str]) -> list[tuple[str, ...]]:
 
 
 def test_shipped_model_files_are_small_arrays_and_json():
-    for encoder in (S.embedding_model, S.multilingual_model):
+    for encoder in (FIRST, S.multilingual_model):
         arrays_path, meta_path = model_files("sdg", encoder)
         assert arrays_path.stat().st_size < 1_000_000
         arrays = np.load(arrays_path, allow_pickle=False)  # no pickles anywhere
@@ -126,18 +128,18 @@ def test_dev_split_is_fixed_and_disjoint_from_training():
 @pytest.mark.slow
 def test_training_from_scratch_reproduces_the_shipped_model(tmp_path):
     """Rebuild the English head (about a minute) and compare it with the shipped files."""
-    meta = train_sdg(S.embedding_model, S.shared_data_dir, S.corpora_dir, tmp_path)
-    shipped_meta = json.loads(model_files("sdg", S.embedding_model)[1].read_text())
+    meta = train_sdg(FIRST, S.shared_data_dir, S.corpora_dir, tmp_path)
+    shipped_meta = json.loads(model_files("sdg", FIRST)[1].read_text())
     assert abs(meta["out_of_fold_micro_f1"] - shipped_meta["out_of_fold_micro_f1"]) < 0.01
     from classifiers.linear import LinearClassifier
     from service.embed import embed_texts
     from service.frameworks import load_framework
 
     framework = load_framework("sdg", S.corpora_dir)
-    new = LinearClassifier(framework, S.embedding_model, models_dir=tmp_path)
-    old = LinearClassifier(framework, S.embedding_model, models_dir=MODELS_DIR)
+    new = LinearClassifier(framework, FIRST, models_dir=tmp_path)
+    old = LinearClassifier(framework, FIRST, models_dir=MODELS_DIR)
     dev = corporate_actions(S.shared_data_dir, "dev")
-    vectors = embed_texts([e.text for e in dev], S.embedding_model)
+    vectors = embed_texts([e.text for e in dev], FIRST)
     gold = np.array([int(e.labels[0]) for e in dev])
 
     def top1_accuracy(clf: LinearClassifier) -> float:

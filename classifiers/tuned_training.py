@@ -1,0 +1,216 @@
+"""``gaplens train tuned``: the fine-tuned release, from the labelled data to the files the service reads.
+
+1. Fine-tune MiniLM with an SDG head and an OECD head on the English train split (classifiers/finetune.py).
+2. Write both heads in the LinearClassifier format, with decision thresholds per length bucket chosen on
+   the English dev split (never the test split), and the part vectors (SDG targets, OECD sub-elements)
+   encoded by the tuned encoder, for attribution.
+3. Fit heads for every other language on the frozen multilingual encoder (multilingual-e5-small), on the
+   train split in English and Dutch; thresholds again from dev (Dutch and English dev rows).
+
+Everything lands in ``models_dir`` (default classifiers/models/tuned/): ``gaplens-minilm/`` (the encoder),
+``{sdg,oecd_dd}-gaplens-minilm.{npz,json}`` and ``{sdg,oecd_dd}-multilingual-e5-small.{npz,json}``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.finetune import TuneConfig, bucket_thresholds, finetune
+from classifiers.heads import fit_heads, part_anchors
+from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, select
+from classifiers.linear import TUNED_DIR, model_files
+from service.embed import encode
+from service.frameworks import Framework, load_framework
+from service.models import TUNED_ENCODER, _packaged_minilm_path
+from service.segment import model_input
+
+MULTILINGUAL = "multilingual-e5-small"
+# Logistic-regression strength for the multilingual heads (as the first release's heads, heads.py).
+C = 4.0
+
+
+def truth_matrix(texts: Sequence[LabelledText], framework: Framework) -> np.ndarray:
+    """(texts x labels) booleans of one framework's labels."""
+    y = np.zeros((len(texts), len(framework.labels)), dtype=bool)
+    for i, t in enumerate(texts):
+        for label in (t.sdgs if framework.id == "sdg" else t.steps) or ():
+            y[i, label - 1] = True
+    return y
+
+
+def inputs(texts: Sequence[LabelledText], with_heading: bool) -> list[str]:
+    """The encoder inputs of labelled texts, with their headings as the pipeline reads passages."""
+    return [model_input(t.text, t.heading if with_heading else "") for t in texts]
+
+
+def write_heads(
+    framework: Framework,
+    encoder: str,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    dev: Sequence[LabelledText],
+    dev_vectors: np.ndarray,
+    models_dir: Path,
+    facts: dict,
+    with_heading: bool,
+) -> dict:
+    """One framework's classifier files: heads, dev-chosen thresholds per length bucket, part vectors."""
+    keep = [i for i, t in enumerate(dev) if (t.sdgs if framework.id == "sdg" else t.steps) is not None]
+    dev, x = [dev[i] for i in keep], dev_vectors[keep]
+    probs = 1.0 / (1.0 + np.exp(-(x @ weights.T + bias)))
+    thresholds = bucket_thresholds(probs, truth_matrix(dev, framework), [t.text for t in dev])
+    part_ids, part_texts = part_anchors(framework)
+    n = len(framework.labels)
+    arrays_path, meta_path = model_files(framework.id, encoder, models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        arrays_path,
+        weights=weights.astype(np.float32),
+        bias=bias.astype(np.float32),
+        platt=np.tile(np.array([[1.0, 0.0]], np.float32), (n, 1)),
+        thresholds=np.full(n, thresholds["passage"], np.float32),
+        thresholds_short=np.full(n, thresholds["short"], np.float32),
+        part_vectors=encode(part_texts, encoder).astype(np.float16),
+        part_ids=np.array(part_ids),
+    )
+    meta = {
+        "framework": framework.id,
+        "encoder": encoder,
+        "labels": list(framework.label_ids),
+        "top1_floor": None,
+        "max_labels": 3,
+        "short_max_words": SHORT_WORDS,
+        "thresholds_by_length": thresholds,
+        "calibrated_on": f"dev split, {len(dev)} texts ({sorted({t.lang for t in dev})})",
+        "with_heading": with_heading,
+        **facts,
+        "command": "gaplens train tuned",
+    }
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def english_training(texts: Sequence[LabelledText], exclude_reports: frozenset[str]) -> list[LabelledText]:
+    """English train texts the encoder learns from: pages are decided from their passages, not trained on."""
+    return [
+        t
+        for t in select(texts, "train", lang="en")
+        if t.granularity != "page" and t.report not in exclude_reports
+    ]
+
+
+def train_tuned(
+    corpora_dir: Path,
+    shared_data: Path,
+    eval_data: Path,
+    models_dir: Path = TUNED_DIR,
+    config: TuneConfig | None = None,
+    exclude_reports: frozenset[str] = frozenset(),
+    multilingual: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train and write the whole tuned release; returns the metadata of each written head."""
+    started = time.perf_counter()
+    config = config or TuneConfig()
+    texts = all_labelled(corpora_dir, shared_data, eval_data)
+    sdg, dd = load_framework("sdg", corpora_dir), load_framework("oecd_dd", corpora_dir)
+    encoder_dir = models_dir / TUNED_ENCODER
+    train = english_training(texts, exclude_reports)
+    log(f"fine-tuning on {len(train)} English texts")
+    facts = finetune(train, _packaged_minilm_path(), encoder_dir, sdg, dd, config, log)
+    heads = np.load(encoder_dir / "heads.npz")
+    (encoder_dir / "heads.npz").unlink()
+    dev = [t for t in select(texts, "dev", lang="en") if t.granularity != "page"]
+    dev_vectors = encode(inputs(dev, config.with_heading), str(encoder_dir))
+    written = {}
+    for framework, key in ((sdg, "sdg"), (dd, "dd")):
+        written[f"{framework.id}-{TUNED_ENCODER}"] = write_heads(
+            framework,
+            str(encoder_dir),
+            heads[f"{key}_weights"],
+            heads[f"{key}_bias"],
+            dev,
+            dev_vectors,
+            models_dir,
+            {"training": facts},
+            config.with_heading,
+        )
+        _rename_heads(framework.id, str(encoder_dir), TUNED_ENCODER, models_dir)
+    if multilingual:
+        written.update(
+            train_multilingual(texts, sdg, dd, models_dir, exclude_reports, config.with_heading, log)
+        )
+    log(f"tuned release written to {models_dir} in {time.perf_counter() - started:.0f} s")
+    return written
+
+
+def _rename_heads(framework_id: str, encoder_path: str, name: str, models_dir: Path) -> None:
+    """Heads are written under the encoder folder's path while training; the service looks them up by name."""
+    for old, new in zip(
+        model_files(framework_id, encoder_path, models_dir),
+        model_files(framework_id, name, models_dir),
+        strict=True,
+    ):
+        if old != new:
+            old.replace(new)
+    meta_path = model_files(framework_id, name, models_dir)[1]
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["encoder"] = name
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def train_multilingual(
+    texts: Sequence[LabelledText],
+    sdg: Framework,
+    dd: Framework,
+    models_dir: Path,
+    exclude_reports: frozenset[str],
+    with_heading: bool,
+    log: Callable[[str], None],
+) -> dict:
+    """Logistic heads on frozen multilingual-e5-small vectors, from English and Dutch report labels.
+
+    e5 places a Dutch text near its English translation, so the English labels teach the Dutch side
+    too; the Dutch translations make sure Dutch phrasing is seen.
+    """
+    pool = [
+        t
+        for t in select(texts, "train")
+        if t.granularity != "page"
+        and t.report not in exclude_reports
+        and t.source in ("v2", "sdg_report", "dd_report", "own")
+    ]
+    dev = [t for t in select(texts, "dev") if t.granularity != "page"]
+    log(f"multilingual heads: encoding {len(pool)} train and {len(dev)} dev texts with {MULTILINGUAL}")
+    vectors = encode(inputs(pool, with_heading), MULTILINGUAL).astype(np.float64)
+    dev_vectors = encode(inputs(dev, with_heading), MULTILINGUAL)
+    written = {}
+    for framework in (sdg, dd):
+        keep = [i for i, t in enumerate(pool) if (t.sdgs if framework.id == "sdg" else t.steps) is not None]
+        rows = [pool[i] for i in keep]
+        weights, bias = fit_heads(vectors[keep], truth_matrix(rows, framework).astype(np.int8), C)
+        facts = {"examples": len(rows), "examples_by_language": _count(t.lang for t in rows), "C": C}
+        written[f"{framework.id}-{MULTILINGUAL}"] = write_heads(
+            framework,
+            MULTILINGUAL,
+            weights,
+            bias,
+            dev,
+            dev_vectors,
+            models_dir,
+            {"training": facts},
+            with_heading,
+        )
+    return written
+
+
+def _count(values: object) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:  # type: ignore[attr-defined]
+        counts[value] = counts.get(value, 0) + 1
+    return dict(sorted(counts.items()))
