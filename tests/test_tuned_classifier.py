@@ -119,9 +119,13 @@ def shell_page() -> str:
     ("text", "goal", "step"), [c for c in CLEAR if not c[0].startswith(("Onze", "Alle", "Mede"))]
 )
 def test_a_sentence_its_passage_and_its_page_agree(shell_page, text, goal, step):
-    """The same claim, sent alone, inside a passage and inside a whole page, keeps its label."""
+    """The same claim, sent alone, as a passage, and as a section of a whole page, keeps its label.
+
+    On the page the passage stands under its own heading, as report sections do; a claim buried in the
+    middle of another paragraph is read with that paragraph (eval/RESULTS.md, "Pages").
+    """
     passage = f"{text} This is reported in line with our group reporting principles for the financial year."
-    page = f"{shell_page}\n{passage}\n{shell_page}"
+    page = f"{shell_page}\nOUR PROGRESS IN 2021\n{passage}\n{shell_page}"
     sdg, dd = labels([text, passage, page])
     for found in sdg if goal else dd:
         assert (goal or step) in found
