@@ -31,11 +31,19 @@ def dd_summary(step_scores: dict[str, int]) -> int:
 
 
 def report_profile(
-    sdg_score: int, ladders: Sequence[GoalLadder], dd_score: int, step_scores: dict[str, int]
+    sdg_score: int,
+    ladders: Sequence[GoalLadder],
+    dd_score: int,
+    step_scores: dict[str, int],
+    refers_to_sdgs: bool = True,
 ) -> Profile:
-    """Which of the four profiles the report shows."""
+    """Which of the four profiles the report shows.
+
+    The SDG side needs the report to refer to the SDGs: a report that never names them claims no goal,
+    however much it says on their themes.
+    """
     deep_goals = sum(g.level >= SDG_DEEP_LEVEL for g in ladders)
-    on_sdg = sdg_score >= SDG_ENGAGED[0] and deep_goals >= SDG_ENGAGED[1]
+    on_sdg = refers_to_sdgs and sdg_score >= SDG_ENGAGED[0] and deep_goals >= SDG_ENGAGED[1]
     steps = sum(score >= ADDRESSED_AT for score in step_scores.values())
     on_dd = dd_score >= DD_ENGAGED[0] and steps >= DD_ENGAGED[1]
     if on_sdg and on_dd:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +27,8 @@ class NegativeRules:
     index_line: re.Pattern[str]
     # kinds that are no evidence but no gap either (reporting-template questions): left out, not shown
     hidden: frozenset[str] = frozenset()
+    # kind -> {"en": name, "nl": name}, for the result page
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def kind_of(self, text: str) -> str:
         """The first kind of negative answer the text gives, or ""."""
@@ -44,7 +46,8 @@ def load_negative_rules(corpora_dir: Path) -> NegativeRules:
     entries = raw["negative"] + raw.get("not_evidence", [])
     kinds = tuple((k["id"], _compile(k["patterns"])) for k in entries)
     hidden = frozenset(k["id"] for k in raw.get("not_evidence", []))
-    return NegativeRules(kinds, _compile(raw["index_line"]), hidden)
+    names = {k["id"]: {"en": k["name"], "nl": k.get("name_nl", k["name"])} for k in entries}
+    return NegativeRules(kinds, _compile(raw["index_line"]), hidden, names)
 
 
 def _labels_by_passage(readings: Sequence[Sequence[LabelScores]]) -> dict[str, tuple[str, ...]]:

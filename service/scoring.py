@@ -25,7 +25,7 @@ from service.gap import (
 from service.negative import load_negative_rules, negative_evidence, shown_gaps
 from service.records import Document, GapReport, LabelScores, Passage
 from service.rubric import RubricInput, assess, load_rubric, step_scores
-from service.sdg_ladder import ladder_input, load_ladder, sdg_ladders, sdg_summary
+from service.sdg_ladder import ladder_input, load_ladder, refers_to_sdgs, sdg_ladders, sdg_summary
 from service.settings import Settings
 from service.substance import evidence_type, load_substance_rules, substance_advice
 from service.views import regulatory_views
@@ -59,7 +59,7 @@ def gap_report(
     sdg = framework_coverage(sdg_fw, passages, sdg_scores, substance, goal_scores, excluded, limit)
     dd = framework_coverage(dd_fw, passages, dd_scores, substance, steps, excluded, limit)
     sdg_score, dd_score = sdg_summary(ladders), dd_summary(steps)
-    profile = report_profile(sdg_score, ladders, dd_score, steps)
+    profile = report_profile(sdg_score, ladders, dd_score, steps, refers_to_sdgs(passages, ladder))
     dd_evidence = [s for s in dd_scores if s.labels and s.passage_id not in excluded]
     issues = issue_follow_through(dd_evidence, passages, tag_rules, tags)
     positions = dict(Counter(v for s in dd_evidence for v in tags[s.passage_id].value_chain))

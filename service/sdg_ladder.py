@@ -33,6 +33,8 @@ class Rung:
     name: str
     name_nl: str
     types: frozenset[str]
+    # the types a passage needs when it does not name the goal (default: ``types``)
+    unnamed_types: frozenset[str]
     cues: re.Pattern[str] | None
     # a passage matching these never reaches the rung (a target is no result)
     not_cues: re.Pattern[str] | None
@@ -49,8 +51,9 @@ class Ladder:
     naming: dict[str, re.Pattern[str]]
     list_from_goals: int
     engaged_from: int
-    # above the first rung, the least classifier score a passage needs (unless it names the goal)
+    # the least classifier score a passage needs to count for a goal (unless it names the goal)
     min_score: float
+    framework_naming: re.Pattern[str]
     next_step: dict[str, dict[str, str]]
 
 
@@ -74,6 +77,7 @@ def _rung(raw: dict[str, Any], goals: Sequence[str]) -> Rung:
         name=raw["name"],
         name_nl=raw.get("name_nl", ""),
         types=frozenset(raw["types"]),
+        unnamed_types=frozenset(raw.get("unnamed_types", raw["types"])),
         cues=_compile(raw["cues"]) if raw.get("cues") else None,
         not_cues=_compile(raw["not_cues"]) if raw.get("not_cues") else None,
         target_reference=_per_goal([reference], goals) if reference else {},
@@ -92,6 +96,7 @@ def load_ladder(corpora_dir: Path, goals: tuple[str, ...]) -> Ladder:
         list_from_goals=int(raw["list_from_goals"]),
         engaged_from=int(raw["engaged_from"]),
         min_score=float(raw["min_score"]),
+        framework_naming=_compile(raw["framework_naming"]),
         next_step={rung: _texts(v) for rung, v in raw["next_step"].items()},
     )
 
@@ -128,9 +133,11 @@ def ladder_input(
     return LadderInput(by_id, tuple(sdg_scores), substance, excluded, named, lists)
 
 
-def _reaches(rung: Rung, goal: str, text: str, kind: str, weak: bool) -> bool:
-    """Whether one passage reaches a rung; a weak passage (a list, a low score) is a mention at most."""
-    if rung.level > 1 and weak:
+def _reaches(rung: Rung, goal: str, text: str, kind: str, in_list: bool, named: bool) -> bool:
+    """Whether one passage reaches a rung; a passage in a list of goals is a mention at most."""
+    if rung.level > 1 and in_list:
+        return False
+    if kind not in (rung.types if named else rung.unnamed_types):
         return False
     if kind not in rung.types or (rung.cues is not None and not rung.cues.search(text)):
         return False
@@ -143,7 +150,9 @@ def _reaches(rung: Rung, goal: str, text: str, kind: str, weak: bool) -> bool:
 def goal_ladder(goal: str, name: str, ladder: Ladder, data: LadderInput) -> GoalLadder:
     """The highest rung one goal reaches, with the passage that reached each rung."""
     naming, lists = data.named, data.lists
-    readings = {r.passage_id: r for r in data.sdg_scores if goal in r.labels}
+    readings = {
+        r.passage_id: r for r in data.sdg_scores if goal in r.labels and r.scores[goal] >= ladder.min_score
+    }
     ids = [
         pid
         for pid in data.passages
@@ -155,9 +164,8 @@ def goal_ladder(goal: str, name: str, ladder: Ladder, data: LadderInput) -> Goal
             continue
         for pid in sorted(ids, key=lambda p: -_score(readings.get(p), goal)):
             passage = data.passages[pid]
-            strong = goal in naming.get(pid, ()) or _score(readings.get(pid), goal) >= ladder.min_score
-            weak = pid in lists or not strong
-            if _reaches(rung, goal, passage.text, data.substance.types.get(pid, "mention"), weak):
+            kind = data.substance.types.get(pid, "mention")
+            if _reaches(rung, goal, passage.text, kind, pid in lists, goal in naming.get(pid, ())):
                 parts = readings[pid].parts if pid in readings else ()
                 score = _score(readings.get(pid), goal)
                 evidence[rung.id] = evidence_of(passage, score, parts, data.substance)
@@ -188,6 +196,11 @@ def _score(reading: LabelScores | None, goal: str) -> float:
 def sdg_ladders(framework: Framework, ladder: Ladder, data: LadderInput) -> tuple[GoalLadder, ...]:
     """The ladder of every goal, in framework order."""
     return tuple(goal_ladder(label.id, label.name, ladder, data) for label in framework.labels)
+
+
+def refers_to_sdgs(passages: Sequence[Passage], ladder: Ladder) -> bool:
+    """Whether the report names the SDGs at all (the framework or a goal): only then does it claim goals."""
+    return any(ladder.framework_naming.search(p.text) or named_goals(p.text, ladder) for p in passages)
 
 
 def sdg_summary(ladders: Sequence[GoalLadder]) -> int:

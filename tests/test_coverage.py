@@ -90,7 +90,8 @@ def test_step_score_is_indicator_points_not_volume():
 
 
 def test_negative_evidence_is_a_gap_not_coverage():
-    index = "S4-3 Processes to remediate negative impacts and channels for consumers to raise concerns: Not material"
+    index = "S4-3 Processes to remediate negative impacts and channels for consumers to raise concerns: "
+    index += "Not material"
     planned = "No grievance mechanism for value chain workers is in place yet."
     report = score([(index, {"12": 0.99}, {"6": 0.9}), (planned, {}, {"6": 0.9})])
     assert all(i.decision == "not_met" for i in report.indicators if i.step == "6")
@@ -111,7 +112,7 @@ def test_sdg_ladder_climbs_with_depth_not_volume():
     no_target = score([(target, {"13": 0.9}, {})]).sdg_ladder[12]
     assert no_target.rung == "target_kpi" and no_target.next_step and no_target.next_step_nl
     weak = score([(target, {"13": 0.2}, {})]).sdg_ladder[12]
-    assert weak.rung == "mentioned"  # a weak reading that does not name the goal is a mention at most
+    assert weak.rung == "" and weak.level == 0  # a weak reading that does not name the goal is no evidence
 
 
 def test_sdg_score_rewards_depth_on_claimed_goals():
@@ -136,7 +137,10 @@ def test_profiles():
     assert report_profile(80, deep, 10, thin) == "sdg-only"
     assert report_profile(40, shallow, 10, thin) == "neither"
     assert report_profile(SDG_ENGAGED[0], deep, DD_ENGAGED[0], full) == "integrated"
-    assert ADDRESSED_AT <= DD_ENGAGED[0]
+    assert report_profile(SDG_ENGAGED[0], deep, DD_ENGAGED[0], full, refers_to_sdgs=False) == (
+        "due-diligence-only"
+    )
+    assert DD_ENGAGED[0] >= ADDRESSED_AT
 
 
 def test_recommendations_name_missing_indicators_first():

@@ -186,9 +186,20 @@ def test_csv_export_matches_the_analysis(client, report_id):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     expected = [(c["label"], str(c["score"])) for c in analysis["sdg"] + analysis["due_diligence"]]
-    assert [(r["label"], r["score"]) for r in rows] == expected
+    assert [(r["label"], r["score"]) for r in rows[:23]] == expected
     counts = analysis["sdg"][12]["evidence_types"]
     assert int(rows[12]["actions"]) == counts.get("action", 0)
+    assert rows[12]["decision"] == analysis["sdg_ladder"][12]["rung"]
+    indicators = [r for r in rows if r["framework"] == "indicator"]
+    assert [(r["label"], r["decision"]) for r in indicators] == [
+        (i["id"], i["decision"]) for i in analysis["indicators"]
+    ]
+    pages = [";".join(str(e["page"]) for e in i["evidence"]) for i in analysis["indicators"]]
+    assert [r["pages"] for r in indicators] == pages
+    views = {r["framework"] for r in rows if r["framework"].startswith("view:")}
+    assert views == {"view:csddd", "view:esrs_gov4", "view:agt"}
+    negative = [r for r in rows if r["framework"] == "negative_evidence"]
+    assert len(negative) == len(analysis["negative_evidence"])
 
 
 @pytest.mark.slow
