@@ -131,6 +131,19 @@ def test_result_page_shows_wheel_ladder_quadrant_and_escapes_report_text(client,
     for step in analysis["due_diligence"]:
         state = "addressed" if step["addressed"] else "missing"
         assert f'<li class="step {state}" data-step="{step["label"]}">' in html
+    # every rubric indicator with its decision, the regulatory views, and the negative evidence
+    for indicator in analysis["indicators"]:
+        assert f'data-indicator="{indicator["id"]}" data-decision="{indicator["decision"]}"' in html
+    assert html.count('<table class="view"') == 3 and 'data-view="csddd"' in html
+    assert "Directive (EU) 2024/1760" in html and "Delegated Regulation (EU) 2023/2772" in html
+    for view in analysis["regulatory_views"]:
+        for item in view["items"]:
+            assert f'data-item="{item["id"]}" data-status="{item["status"]}"' in html
+    assert html.count('id="negative-evidence"') == (1 if analysis["negative_evidence"] else 0)
+    advice = next(i for i in analysis["indicators"] if i["advice"])
+    assert advice["advice"] in html
+    dutch = client.get(f"/reports/{report_id}", params={"lang": "nl"}).text
+    assert advice["advice_nl"] in dutch and "Wettelijke kaders" in dutch
 
 
 @pytest.mark.slow
