@@ -62,14 +62,20 @@ def print_table(reports: dict[str, Any], summary: bool) -> None:
 
 def print_spread(reports: dict[str, Any], assessed: set[str]) -> None:
     """Spread of both scores and the profile counts, for all reports and the tuning set."""
-    groups = {"all": list(reports), "not hand-assessed": [n for n in reports if n not in assessed]}
-    for label, names in groups.items():
+    groups = {"all": list(reports)}
+    if assessed:
+        groups["not hand-assessed"] = [n for n in reports if n not in assessed]
+    for group, names in groups.items():
         if not names:
             continue
-        print(f"\n{label} ({len(names)} reports)")
+        print(f"\n{group} ({len(names)} reports)")
         print("  SDG score            ", spread([reports[n].sdg_score for n in names]))
         print("  due-diligence score  ", spread([reports[n].due_diligence_score for n in names]))
         print("  profiles             ", dict(Counter(reports[n].profile for n in names).most_common()))
+        length = [reports[n].passages for n in names]
+        for side, key in (("SDG", "sdg_score"), ("due-diligence", "due_diligence_score")):
+            rho = spearmanr(length, [getattr(reports[n], key) for n in names]).statistic
+            print(f"  Spearman of the {side} score with the number of passages: {rho:+.2f}")
 
 
 def load_assessments() -> dict[str, dict[str, dict[str, Any]]]:
@@ -141,6 +147,10 @@ def print_agreement(reports: dict[str, Any], assessments: dict[str, dict[str, di
             rho = spearmanr(ours_s, theirs_s).statistic
             what = f"step {step}" if step != "dd" else "due-diligence score"
             print(f"  {what:22} n={len(ours_s):>2}  rho {rho:+.2f}")
+        if step == "dd" and len(ours_s) >= 3:
+            length = [reports[n].passages for n in names if n in reports][: len(ours_s)]
+            human, gaplens = spearmanr(length, theirs_s).statistic, spearmanr(length, ours_s).statistic
+            print(f"  with the number of passages: assessors {human:+.2f}, GapLens {gaplens:+.2f}")
     print_ladder_agreement(reports, names, assessments)
 
 
