@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from service.records import LabelScores, NegativeEvidence, Passage
+from service.substance import compile_any
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,15 @@ class NegativeRules:
         return next((kind for kind, pattern in self.kinds if pattern.search(text)), "")
 
 
-def _compile(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-
-
 @lru_cache(maxsize=2)
 def load_negative_rules(corpora_dir: Path) -> NegativeRules:
     """Read corpora/negative_evidence.yaml once."""
     raw = yaml.safe_load((corpora_dir / "negative_evidence.yaml").read_text(encoding="utf-8"))
     entries = raw["negative"] + raw.get("not_evidence", [])
-    kinds = tuple((k["id"], _compile(k["patterns"])) for k in entries)
+    kinds = tuple((k["id"], compile_any(k["patterns"])) for k in entries)
     hidden = frozenset(k["id"] for k in raw.get("not_evidence", []))
     names = {k["id"]: {"en": k["name"], "nl": k.get("name_nl", k["name"])} for k in entries}
-    return NegativeRules(kinds, _compile(raw["index_line"]), hidden, names)
+    return NegativeRules(kinds, compile_any(raw["index_line"]), hidden, names)
 
 
 def _labels_by_passage(readings: Sequence[Sequence[LabelScores]]) -> dict[str, tuple[str, ...]]:

@@ -21,6 +21,7 @@ import yaml
 from service.coverage import Substance, evidence_of
 from service.dd_tags import PassageTags
 from service.records import Decision, Evidence, IndicatorResult, LabelScores, Passage
+from service.substance import compile_any
 
 EVIDENCE_PER_INDICATOR = 3
 DEFAULT_MET_TYPES = ("action", "result")
@@ -58,10 +59,6 @@ class Rubric:
         return tuple(i for i in self.indicators if i.step == step)
 
 
-def _compile(patterns: Sequence[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-
-
 def _text(value: Any) -> str:
     return " ".join(str(value or "").split())
 
@@ -74,8 +71,8 @@ def _indicator(raw: dict[str, Any]) -> Indicator:
         name_nl=raw.get("name_nl", ""),
         steps=tuple(str(s) for s in raw["steps"]),
         any_step=bool(raw.get("any_step", False)),
-        cues=_compile(raw["cues"]),
-        met_cues=_compile(raw["met_cues"]) if raw.get("met_cues") else None,
+        cues=compile_any(raw["cues"]),
+        met_cues=compile_any(raw["met_cues"]) if raw.get("met_cues") else None,
         met_types=frozenset(raw.get("met_types", DEFAULT_MET_TYPES)),
         met_issues=int(raw.get("met_issues", 0)),
         met_positions=frozenset(raw.get("met_positions", ())),

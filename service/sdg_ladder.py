@@ -20,6 +20,7 @@ import yaml
 from service.coverage import Substance, evidence_of
 from service.frameworks import Framework
 from service.records import Evidence, GoalLadder, LabelScores, Passage
+from service.substance import compile_any
 
 TOP_LEVEL = 5
 
@@ -57,12 +58,8 @@ class Ladder:
     next_step: dict[str, dict[str, str]]
 
 
-def _compile(patterns: Sequence[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-
-
 def _per_goal(patterns: Sequence[str], goals: Sequence[str]) -> dict[str, re.Pattern[str]]:
-    return {g: _compile([p.replace("{goal}", g) for p in patterns]) for g in goals}
+    return {g: compile_any([p.replace("{goal}", g) for p in patterns]) for g in goals}
 
 
 def _texts(by_language: dict[str, str]) -> dict[str, str]:
@@ -78,8 +75,8 @@ def _rung(raw: dict[str, Any], goals: Sequence[str]) -> Rung:
         name_nl=raw.get("name_nl", ""),
         types=frozenset(raw["types"]),
         unnamed_types=frozenset(raw.get("unnamed_types", raw["types"])),
-        cues=_compile(raw["cues"]) if raw.get("cues") else None,
-        not_cues=_compile(raw["not_cues"]) if raw.get("not_cues") else None,
+        cues=compile_any(raw["cues"]) if raw.get("cues") else None,
+        not_cues=compile_any(raw["not_cues"]) if raw.get("not_cues") else None,
         target_reference=_per_goal([reference], goals) if reference else {},
         needs_rung=raw.get("needs_rung", ""),
     )
@@ -96,7 +93,7 @@ def load_ladder(corpora_dir: Path, goals: tuple[str, ...]) -> Ladder:
         list_from_goals=int(raw["list_from_goals"]),
         engaged_from=int(raw["engaged_from"]),
         min_score=float(raw["min_score"]),
-        framework_naming=_compile(raw["framework_naming"]),
+        framework_naming=compile_any(raw["framework_naming"]),
         next_step={rung: _texts(v) for rung, v in raw["next_step"].items()},
     )
 
@@ -147,33 +144,38 @@ def _reaches(rung: Rung, goal: str, text: str, kind: str, in_list: bool, named: 
     return reference is None or bool(reference.search(text))
 
 
-def goal_ladder(goal: str, name: str, ladder: Ladder, data: LadderInput) -> GoalLadder:
-    """The highest rung one goal reaches, with the passage that reached each rung."""
-    naming, lists = data.named, data.lists
+def _climb(goal: str, ladder: Ladder, data: LadderInput) -> dict[str, Evidence]:
+    """Per rung the goal reaches, the strongest passage that reaches it."""
     readings = {
         r.passage_id: r for r in data.sdg_scores if goal in r.labels and r.scores[goal] >= ladder.min_score
     }
     ids = [
         pid
         for pid in data.passages
-        if (pid in readings or goal in naming.get(pid, ())) and pid not in data.excluded
+        if (pid in readings or goal in data.named.get(pid, ())) and pid not in data.excluded
     ]
+    ids.sort(key=lambda p: -_score(readings.get(p), goal))
     evidence: dict[str, Evidence] = {}
     for rung in ladder.rungs:
         if rung.needs_rung and rung.needs_rung not in evidence:
             continue
-        for pid in sorted(ids, key=lambda p: -_score(readings.get(p), goal)):
-            passage = data.passages[pid]
-            kind = data.substance.types.get(pid, "mention")
-            if _reaches(rung, goal, passage.text, kind, pid in lists, goal in naming.get(pid, ())):
+        for pid in ids:
+            passage, kind = data.passages[pid], data.substance.types.get(pid, "mention")
+            if _reaches(rung, goal, passage.text, kind, pid in data.lists, goal in data.named.get(pid, ())):
                 parts = readings[pid].parts if pid in readings else ()
                 score = _score(readings.get(pid), goal)
                 evidence[rung.id] = evidence_of(passage, score, parts, data.substance)
                 break
+    return evidence
+
+
+def goal_ladder(goal: str, name: str, ladder: Ladder, data: LadderInput) -> GoalLadder:
+    """The highest rung one goal reaches, with the passage that reached each rung."""
+    evidence = _climb(goal, ladder, data)
     reached = [r for r in ladder.rungs if r.id in evidence]
     top = reached[-1] if reached else None
     level = top.level if top else 0
-    named = any(goal in naming.get(pid, ()) for pid in ids)
+    named = any(goal in goals for pid, goals in data.named.items() if pid not in data.excluded)
     advice = ladder.next_step.get(top.id, {}) if top else {}
     return GoalLadder(
         goal=goal,
