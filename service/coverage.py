@@ -1,18 +1,14 @@
-"""Coverage: per-passage label scores -> a 0-100 coverage score per SDG and per OECD step.
+"""Coverage: the evidence behind each SDG and OECD step, with the score the rubric gave it.
 
-coverage = 100 * (0.7 * depth + 0.3 * breadth), where
-  depth   = 1 - exp(-mass / 3); mass is the sum over the passages assigned to the label of
-            score x substance weight (result 1.0, action 1.0, commitment 0.6, mention 0.3; see
-            corpora/evidence_types.yaml), so three confident passages reporting results give ~63%
-            depth and ten give ~96%, while ten bare mentions give ~59%;
-  breadth = share of the label's parts (SDG targets, OECD sub-elements) touched by its evidence,
-            counting three distinct parts (or all of them, if fewer) as full breadth.
-A label counts as addressed at coverage >= ADDRESSED_AT.
+The score itself is decided elsewhere: a step's score is its rubric indicator points (service/rubric.py)
+and a goal's score its rung on the SDG ladder (service/sdg_ladder.py), so neither grows with the amount of
+text. This module gathers, per label, the passages the classifier assigned to it (less negative evidence),
+strongest first, the parts (targets, sub-elements) they touch and their evidence types.
+A label counts as addressed at score >= ADDRESSED_AT.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,16 +18,6 @@ from service.frameworks import Framework, Label
 from service.records import Coverage, Evidence, LabelScores, Passage
 
 ADDRESSED_AT = 25
-DEPTH_SATURATION = 3.0
-FULL_BREADTH_PARTS = 3
-
-
-def coverage_score(mass: float, parts_touched: int, parts_total: int) -> int:
-    """The formula in the module docstring, as one small pure function."""
-    depth = 1.0 - math.exp(-mass / DEPTH_SATURATION)
-    needed = min(FULL_BREADTH_PARTS, parts_total) or 1
-    breadth = min(1.0, parts_touched / needed)
-    return round(100 * (0.7 * depth + 0.3 * breadth))
 
 
 @dataclass(frozen=True)
@@ -57,6 +43,7 @@ def label_coverage(
     scores: Sequence[LabelScores],
     evidence_limit: int,
     substance: Substance,
+    score: int,
 ) -> Coverage:
     """Coverage of one label, with its strongest evidence passages first (results before mentions)."""
     supporting = sorted(
@@ -65,8 +52,6 @@ def label_coverage(
     )
     own_parts = {part.id for part in label.parts}
     touched = sorted({p for s in supporting for p in s.parts if p in own_parts}, key=_part_order)
-    mass = sum(s.scores[label.id] * substance.weight(s.passage_id) for s in supporting)
-    score = coverage_score(mass, len(touched), len(label.parts))
     evidence = tuple(
         evidence_of(
             passages[s.passage_id],
@@ -134,11 +119,14 @@ def framework_coverage(
     passages: Sequence[Passage],
     scores: Sequence[LabelScores],
     substance: Substance,
+    label_scores: dict[str, int],
+    excluded: frozenset[str] = frozenset(),
     evidence_limit: int = 5,
 ) -> tuple[Coverage, ...]:
-    """Coverage for every label of a framework, in framework order."""
+    """Coverage for every label of a framework, in framework order; ``excluded`` passages never count."""
     by_id = {p.id: p for p in passages}
+    kept = [s for s in scores if s.passage_id not in excluded]
     return tuple(
-        label_coverage(framework.id, label, by_id, scores, evidence_limit, substance)
+        label_coverage(framework.id, label, by_id, kept, evidence_limit, substance, label_scores[label.id])
         for label in framework.labels
     )

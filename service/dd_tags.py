@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from service.substance import SubstanceRules, evidence_type
+from service.substance import SubstanceRules, compile_any, evidence_type
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,9 @@ class PassageTags:
     concrete_case: bool
 
 
-def _compile(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-
-
 def _rules(entries: list[dict]) -> tuple[TagRule, ...]:
     return tuple(
-        TagRule(e["id"], e["name"], e.get("name_nl", ""), _compile(e["patterns"]), e.get("family", ""))
+        TagRule(e["id"], e["name"], e.get("name_nl", ""), compile_any(e["patterns"]), e.get("family", ""))
         for e in entries
     )
 
@@ -75,7 +71,7 @@ def load_tag_rules(corpora_dir: Path) -> TagRules:
         families=raw["families"],
         issues=_rules(raw["issues"]),
         value_chain=_rules(raw["value_chain"]),
-        concrete_case=_compile(raw["concrete_case"]),
+        concrete_case=compile_any(raw["concrete_case"]),
         follow_through=raw["follow_through"],
         value_chain_advice=" ".join(raw["value_chain_advice"].split()),
     )

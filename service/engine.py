@@ -26,6 +26,7 @@ from service.frameworks import load_framework
 from service.index import PassageIndex
 from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
+from service.negative import load_negative_rules
 from service.page_images import PageImage, render_page
 from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
@@ -240,7 +241,8 @@ class GapLensService:
         load_framework(side, self.settings.corpora_dir).label(label)
         rows = self.store.passages(report.id, 0, None)
         rules = load_substance_rules(self.settings.corpora_dir)
-        return label_evidence(rows, side, label, part, rules, limit)
+        negative = load_negative_rules(self.settings.corpora_dir)
+        return label_evidence(rows, side, label, part, rules, limit, negative)
 
     def page_image(
         self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None

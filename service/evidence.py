@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from service.negative import NegativeRules
 from service.substance import SubstanceRules, evidence_type
 
 Side = Literal["sdg", "oecd_dd"]
@@ -47,12 +48,19 @@ def label_evidence(
     part: str,
     rules: SubstanceRules,
     limit: int,
+    negative: NegativeRules | None = None,
 ) -> list[EvidenceItem]:
-    """Passages assigned ``label`` (and ``part``, when given), by descending score, at most ``limit``."""
+    """Passages assigned ``label`` (and ``part``, when given), by descending score, at most ``limit``.
+
+    With ``negative`` rules, negative evidence ("not material", "not disclosed") is left out, as the
+    gap report leaves it out of coverage.
+    """
     found = []
     for passage in passages:
         reading = passage.sdg if side == "sdg" else passage.dd
         if label not in reading["labels"] or (part and part not in reading["parts"]):
+            continue
+        if negative is not None and negative.kind_of(passage.text):
             continue
         # A passage's parts may belong to several labels: show only this label's.
         parts = tuple(p for p in reading["parts"] if p.split(".")[0] == label)

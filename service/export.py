@@ -66,33 +66,95 @@ ANALYSIS_CSV_COLUMNS = (
     "mentions",
     "parts_touched",
     "parts_missing",
+    "decision",
+    "pages",
+    "advice",
 )
 
 
-def analysis_csv(result: dict[str, Any]) -> str:
-    """One gap report as CSV: a row per SDG and per due-diligence step, for a spreadsheet."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(ANALYSIS_CSV_COLUMNS)
+def _coverage_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per goal (with its ladder rung as the decision) and per OECD step."""
+    rungs = {g["goal"]: g["rung"] for g in result.get("sdg_ladder", [])}
+    rows = []
     for framework, key in (("sdg", "sdg"), ("oecd_dd", "due_diligence")):
         for c in result[key]:
             types = c.get("evidence_types") or {}
-            writer.writerow(
-                (
-                    framework,
-                    c["label"],
-                    c["name"],
-                    c["score"],
-                    c["addressed"],
-                    c["evidence_count"],
-                    types.get("result", 0),
-                    types.get("action", 0),
-                    types.get("commitment", 0),
-                    types.get("mention", 0),
-                    ";".join(c["parts_touched"]),
-                    ";".join(c["parts_missing"]),
-                )
+            rows.append(
+                {
+                    "framework": framework,
+                    "label": c["label"],
+                    "name": c["name"],
+                    "score": c["score"],
+                    "addressed": c["addressed"],
+                    "evidence_count": c["evidence_count"],
+                    "results": types.get("result", 0),
+                    "actions": types.get("action", 0),
+                    "commitments": types.get("commitment", 0),
+                    "mentions": types.get("mention", 0),
+                    "parts_touched": ";".join(c["parts_touched"]),
+                    "parts_missing": ";".join(c["parts_missing"]),
+                    "decision": rungs.get(c["label"], "") if framework == "sdg" else "",
+                }
             )
+    return rows
+
+
+def _rubric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row per rubric indicator, per regulatory-view item and per piece of negative evidence."""
+    rows = [
+        {
+            "framework": "indicator",
+            "label": i["id"],
+            "name": i["name"],
+            "score": round(100 * i["points"]),
+            "addressed": i["decision"] == "met",
+            "evidence_count": len(i["evidence"]),
+            "parts_touched": i["step"],
+            "decision": i["decision"],
+            "pages": ";".join(str(e["page"]) for e in i["evidence"]),
+            "advice": i["advice"],
+        }
+        for i in result.get("indicators", [])
+    ]
+    status = {i["id"]: i["decision"] for i in result.get("indicators", [])}
+    for view in result.get("regulatory_views", []):
+        rows += [
+            {
+                "framework": f"view:{view['id']}",
+                "label": item["id"],
+                "name": f"{item['reference']}: {item['name']}",
+                "addressed": item["status"] == "evidenced",
+                "parts_touched": ";".join(i for i in item["indicators"] if status.get(i) != "not_met"),
+                "parts_missing": ";".join(i for i in item["indicators"] if status.get(i) != "met"),
+                "decision": item["status"],
+            }
+            for item in view["items"]
+        ]
+    rows += [
+        {
+            "framework": "negative_evidence",
+            "label": n["kind"],
+            "name": n["text"][:300],
+            "decision": "gap",
+            "pages": str(n["page"]),
+            "parts_touched": ";".join(n["labels"]),
+        }
+        for n in result.get("negative_evidence", [])
+    ]
+    return rows
+
+
+def analysis_csv(result: dict[str, Any]) -> str:
+    """One gap report as CSV for a spreadsheet.
+
+    A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
+    indicator (`framework` = indicator), per article or element of each regulatory view
+    (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, ANALYSIS_CSV_COLUMNS, restval="")
+    writer.writeheader()
+    writer.writerows(_coverage_rows(result) + _rubric_rows(result))
     return buffer.getvalue()
 
 

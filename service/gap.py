@@ -1,11 +1,10 @@
-"""Gap analysis: coverage on both sides -> profile, missing pieces and next steps.
+"""Gap analysis: rubric scores on both sides -> profile, missing pieces and next steps.
 
-Besides the coverage per step, the due-diligence side asks whether the salient issues a report names
-are followed through (service/dd_tags.py tags the passages; this module reads the tags across steps).
-
-The SDG side asks whether a report engages substantively with the goals most relevant to it, so its
-summary score is the mean of its five best-covered goals. The due-diligence side expects all six
-steps, so its summary is the mean over the six.
+The due-diligence score is the mean of the six step scores (each its rubric indicator points: all six
+steps are expected). The SDG score is the mean ladder score of the goals the report engages with
+(service/sdg_ladder.py). Besides the rubric, the due-diligence side asks whether the salient issues a
+report names are followed through (service/dd_tags.py tags the passages; this module reads the tags
+across steps).
 """
 
 from __future__ import annotations
@@ -13,61 +12,61 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from service.coverage import ADDRESSED_AT
 from service.dd_tags import PassageTags, TagRules
-from service.frameworks import Framework
-from service.records import Coverage, IssueFollowThrough, LabelScores, Passage, Profile
+from service.records import GoalLadder, IndicatorResult, IssueFollowThrough, LabelScores, Passage, Profile
 
-TOP_SDGS = 5
-SDG_ENGAGED = (40, 3)  # summary score, goals addressed
-DD_ENGAGED = (40, 4)  # summary score, steps addressed
+# SDG side engaged: SDG score, and goals with at least a target or KPI (ladder level 3).
+SDG_ENGAGED = (50, 2)
+SDG_DEEP_LEVEL = 3
+# Due-diligence side engaged: due-diligence score, and steps with a score of at least ADDRESSED_AT.
+DD_ENGAGED = (40, 4)
 # The steps that follow through on an issue once it is named: prevent or mitigate, and track.
 FOLLOW_THROUGH_STEPS = ("3", "4")
 
 
-def sdg_summary(coverage: Sequence[Coverage]) -> int:
-    """Mean coverage of the best-covered goals."""
-    best = sorted((c.score for c in coverage), reverse=True)[:TOP_SDGS]
-    return round(sum(best) / len(best)) if best else 0
+def dd_summary(step_scores: dict[str, int]) -> int:
+    """Mean score over all due-diligence steps."""
+    return round(sum(step_scores.values()) / len(step_scores)) if step_scores else 0
 
 
-def dd_summary(coverage: Sequence[Coverage]) -> int:
-    """Mean coverage over all due-diligence steps."""
-    return round(sum(c.score for c in coverage) / len(coverage)) if coverage else 0
+def report_profile(
+    sdg_score: int,
+    ladders: Sequence[GoalLadder],
+    dd_score: int,
+    step_scores: dict[str, int],
+    refers_to_sdgs: bool = True,
+) -> Profile:
+    """Which of the four profiles the report shows.
 
-
-def _engaged(summary: int, coverage: Sequence[Coverage], rule: tuple[int, int]) -> bool:
-    return summary >= rule[0] and sum(c.addressed for c in coverage) >= rule[1]
-
-
-def report_profile(sdg: Sequence[Coverage], dd: Sequence[Coverage]) -> tuple[Profile, int, int]:
-    """Which of the four profiles the report shows, with both summary scores."""
-    sdg_score, dd_score = sdg_summary(sdg), dd_summary(dd)
-    on_sdg = _engaged(sdg_score, sdg, SDG_ENGAGED)
-    on_dd = _engaged(dd_score, dd, DD_ENGAGED)
-    profile: Profile
+    The SDG side needs the report to refer to the SDGs: a report that never names them claims no goal,
+    however much it says on their themes.
+    """
+    deep_goals = sum(g.level >= SDG_DEEP_LEVEL for g in ladders)
+    on_sdg = refers_to_sdgs and sdg_score >= SDG_ENGAGED[0] and deep_goals >= SDG_ENGAGED[1]
+    steps = sum(score >= ADDRESSED_AT for score in step_scores.values())
+    on_dd = dd_score >= DD_ENGAGED[0] and steps >= DD_ENGAGED[1]
     if on_sdg and on_dd:
-        profile = "integrated"
-    elif on_dd:
-        profile = "due-diligence-only"
-    elif on_sdg:
-        profile = "sdg-only"
-    else:
-        profile = "neither"
-    return profile, sdg_score, dd_score
+        return "integrated"
+    if on_dd:
+        return "due-diligence-only"
+    return "sdg-only" if on_sdg else "neither"
 
 
 def recommendations(
     profile: Profile,
-    dd: Sequence[Coverage],
-    oecd: Framework,
+    indicators: Sequence[IndicatorResult],
     profiles: dict[str, dict[str, str]],
 ) -> tuple[str, ...]:
-    """The profile's next step, then the OECD guidance for each missing step, earliest step first."""
+    """The profile's next step, then the advice of every indicator not met, earliest step first.
+
+    Indicators not met at all come before those partly met, so the first lines name what is missing.
+    """
     advice = [profiles[profile]["next_step"].strip()]
-    for coverage in dd:
-        if not coverage.addressed:
-            label = oecd.label(coverage.label)
-            advice.append(f"Step {label.id} ({label.name}): {label.recommendation.strip()}")
+    for decision in ("not_met", "partly"):
+        for result in indicators:
+            if result.decision == decision and result.advice:
+                advice.append(f"Step {result.step} ({result.name}): {result.advice}")
     return tuple(advice)
 
 

@@ -7,7 +7,6 @@ none of them has its own copy of these steps.
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -15,22 +14,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from classifiers import get_classifier
-from service.coverage import Substance, concrete_cases, framework_coverage
-from service.dd_tags import load_tag_rules, passage_tags
 from service.embed import EmbeddingCache, embed_texts
-from service.frameworks import load_framework, load_profiles
-from service.gap import (
-    follow_through_advice,
-    issue_follow_through,
-    recommendations,
-    report_profile,
-    value_chain_gap,
-)
 from service.ingest import detect_language, document_from_pdf
 from service.records import Document, GapReport, LabelScores, Passage
+from service.scoring import gap_report
 from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
-from service.substance import evidence_type, load_substance_rules, substance_advice
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.
 Progress = Callable[[str, float], None]
@@ -155,55 +144,6 @@ def classify_texts(
     sdg_out = [merge_scores(str(i), [sdg_of[k] for k in per_text[i]]) for i in range(len(texts))]
     dd_out = [merge_scores(str(i), [dd_of[k] for k in per_text[i]]) for i in range(len(texts))]
     return sdg_out, dd_out
-
-
-def gap_report(
-    document: Document,
-    passages: Sequence[Passage],
-    sdg_scores: Sequence[LabelScores],
-    dd_scores: Sequence[LabelScores],
-    settings: Settings,
-) -> GapReport:
-    """Coverage on both sides, the profile and the recommendations."""
-    sdg_fw = load_framework("sdg", settings.corpora_dir)
-    dd_fw = load_framework("oecd_dd", settings.corpora_dir)
-    limit = settings.evidence_per_label
-    rules = load_substance_rules(settings.corpora_dir)
-    tag_rules = load_tag_rules(settings.corpora_dir)
-    types: dict[str, str] = {p.id: evidence_type(p.text, rules) for p in passages}
-    tags = {p.id: passage_tags(p.text, tag_rules, rules) for p in passages}
-    substance = Substance(types, rules.weights, tags)
-    sdg = framework_coverage(sdg_fw, passages, sdg_scores, substance, limit)
-    dd = framework_coverage(dd_fw, passages, dd_scores, substance, limit)
-    profile, sdg_score, dd_score = report_profile(sdg, dd)
-    dd_evidence = [s for s in dd_scores if s.labels]
-    issues = issue_follow_through(dd_evidence, passages, tag_rules, tags)
-    positions = dict(Counter(v for s in dd_evidence for v in tags[s.passage_id].value_chain))
-    advice = recommendations(profile, dd, dd_fw, load_profiles(settings.corpora_dir))
-    advice += tuple(follow_through_advice(issues, tag_rules))
-    sdg_substance = dict(Counter(types[s.passage_id] for s in sdg_scores if s.labels))
-    extra = (value_chain_gap(positions, tag_rules), substance_advice(sdg_substance, rules))
-    advice += tuple(a for a in extra if a)
-    return GapReport(
-        document_sha256=document.sha256,
-        filename=document.filename,
-        language=document.language,
-        pages=document.page_count,
-        passages=len(passages),
-        sdg=sdg,
-        due_diligence=dd,
-        sdg_score=sdg_score,
-        due_diligence_score=dd_score,
-        profile=profile,
-        missing_sdgs=tuple(c.label for c in sdg if not c.addressed),
-        missing_steps=tuple(c.label for c in dd if not c.addressed),
-        recommendations=advice,
-        sdg_substance=sdg_substance,
-        dd_substance=dict(Counter(types[s.passage_id] for s in dd_evidence)),
-        salient_issues=issues,
-        value_chain=positions,
-        concrete_cases=concrete_cases(dd_evidence, passages, substance, limit),
-    )
 
 
 def analyze_documents(

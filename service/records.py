@@ -1,6 +1,8 @@
 """The records that flow between pipeline stages.
 
 PDF bytes -> Document(pages) -> Passages -> embeddings -> LabelScores -> Coverage -> GapReport.
+Beside Coverage, the rubric stages make IndicatorResult (due diligence), GoalLadder (SDGs),
+NegativeEvidence and RegulatoryView records, all carried by the GapReport.
 Each stage is a function from these plain dataclasses to the next ones; nothing here does work.
 """
 
@@ -10,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
+Decision = Literal["met", "partly", "not_met"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,82 @@ class IssueFollowThrough:
 
 
 @dataclass(frozen=True)
+class NegativeEvidence:
+    """A passage that says a disclosure is missing, not material, not applicable or only planned.
+
+    It is never coverage; the report shows it as a gap on its page. ``index`` marks a line of an
+    ESRS or GRI content index; ``labels`` are the goals ("sdg-13") and steps ("dd-2") it was read as.
+    """
+
+    passage_id: str
+    page: int
+    kind: str
+    text: str
+    index: bool = False
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    """One rubric indicator of one OECD step, decided from the evidence (corpora/dd_rubric.yaml)."""
+
+    id: str
+    step: str
+    name: str
+    decision: Decision
+    points: float
+    # the passages behind the decision, strongest first (those that make it "met" lead)
+    evidence: tuple[Evidence, ...] = ()
+    # what to do next, when not met (English and Dutch)
+    advice: str = ""
+    advice_nl: str = ""
+    name_nl: str = ""
+
+
+@dataclass(frozen=True)
+class GoalLadder:
+    """How deep a report goes on one SDG: the highest rung of corpora/sdg_ladder.yaml it reaches."""
+
+    goal: str
+    name: str
+    level: int
+    # rung id at that level ("" at level 0)
+    rung: str
+    score: int
+    # whether the goal counts toward the SDG score (engaged with or named by the report)
+    engaged: bool
+    named: bool
+    # the passage that reached each rung, by rung id
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    next_step: str = ""
+    next_step_nl: str = ""
+
+
+@dataclass(frozen=True)
+class ViewItem:
+    """One article or element of a regulatory view, and whether the report evidences it."""
+
+    id: str
+    name: str
+    reference: str
+    # "evidenced" (mean indicator points >= 0.75), "partly" (> 0) or "not_evidenced"
+    status: str
+    indicators: tuple[str, ...]
+    name_nl: str = ""
+
+
+@dataclass(frozen=True)
+class RegulatoryView:
+    """The rubric's indicators read through one legal or sector text (corpora/regulatory_views.yaml)."""
+
+    id: str
+    name: str
+    version: str
+    items: tuple[ViewItem, ...]
+    remark: str = ""
+
+
+@dataclass(frozen=True)
 class GapReport:
     """The answer for one report: coverage on both sides, what is missing, the profile, next steps."""
 
@@ -139,6 +218,14 @@ class GapReport:
     value_chain: dict[str, int] = field(default_factory=dict)
     # due-diligence passages that describe a concrete case (a supplier, a site, a grievance and its outcome)
     concrete_cases: tuple[Evidence, ...] = ()
+    # the due-diligence rubric: every indicator decided, with its evidence and advice
+    indicators: tuple[IndicatorResult, ...] = ()
+    # the SDG ladder: one rung per goal
+    sdg_ladder: tuple[GoalLadder, ...] = ()
+    # "not disclosed", "not material", "we plan to" ...: gaps, with their pages
+    negative_evidence: tuple[NegativeEvidence, ...] = ()
+    # CSDDD articles, ESRS 2 GOV-4 core elements, the Dutch textile covenant's elements
+    regulatory_views: tuple[RegulatoryView, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ reports what it did). The rules are data in corpora/evidence_types.yaml; this mo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,8 @@ class SubstanceRules:
     thin_below: float = 0.5
 
 
-def _compile(patterns: list[str]) -> re.Pattern[str]:
+def compile_any(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One case-insensitive pattern that matches where any of ``patterns`` does (rules files in corpora/)."""
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
@@ -43,10 +45,10 @@ def load_substance_rules(corpora_dir: Path) -> SubstanceRules:
     raw = yaml.safe_load((corpora_dir / "evidence_types.yaml").read_text(encoding="utf-8"))
     patterns = raw["patterns"]
     return SubstanceRules(
-        quantity=_compile(patterns["quantity"]),
-        achieved=_compile(patterns["achieved"]),
-        action=_compile(patterns["action"]),
-        commitment=_compile(patterns["commitment"]),
+        quantity=compile_any(patterns["quantity"]),
+        achieved=compile_any(patterns["achieved"]),
+        action=compile_any(patterns["action"]),
+        commitment=compile_any(patterns["commitment"]),
         weights={k: float(v) for k, v in raw["weights"].items()},
         advice_when_thin=" ".join(str(raw.get("advice_when_thin", "")).split()),
         thin_below=float(raw.get("thin_below", 0.5)),

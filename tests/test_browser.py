@@ -146,11 +146,39 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
         expect(page).to_have_url(re.compile(rf"part={re.escape(target)}"))
         assert all(target in p for p in page.locator("#passages .parts").all_inner_texts())
 
-    # Export CSV: one row per goal and per step.
+    # The rubric: every indicator met / partly / not met, with pages behind it and advice when not met.
+    indicators = page.locator("#indicators li.indicator")
+    assert indicators.count() == 22
+    decisions = [indicators.nth(i).get_attribute("data-decision") for i in range(indicators.count())]
+    assert set(decisions) <= {"met", "partly", "not_met"} and len(set(decisions)) >= 2
+    missing = page.locator('#indicators li.indicator[data-decision="not_met"]')
+    if missing.count():
+        assert missing.first.locator(".advice").inner_text().strip()
+    with_evidence = page.locator("#indicators .indicator-evidence li")
+    assert with_evidence.count() >= 5
+    assert 1 <= int(with_evidence.first.get_attribute("data-page")) <= 60
+    page.locator("#indicators").screenshot(path=_shot("indicators"))
+    # The regulatory views: CSDDD articles, ESRS 2 GOV-4 elements, the AGT elements, each with a status.
+    views = page.locator("#regulatory-views table.view")
+    assert views.count() == 3
+    assert page.locator('table.view[data-view="csddd"] tbody tr').count() == 10
+    assert page.locator('table.view[data-view="esrs_gov4"] tbody tr').count() == 5
+    assert page.locator("#regulatory-views tr[data-status]").count() == 20
+    page.locator("#regulatory-views").screenshot(path=_shot("regulatory-views"))
+    negative = page.locator("#negative-evidence li")
+    if negative.count():
+        assert negative.first.locator(".page").inner_text().startswith("page ")
+    # An indicator's page link opens that step's evidence.
+    with_evidence.first.locator("a").click()
+    expect(page.locator("#evidence-label")).to_have_value(re.compile(r"dd-[1-6]"))
+
+    # Export CSV: one row per goal and per step, then the indicators, the views and the negative evidence.
     with page.expect_download() as download:
         page.click("#export-csv")
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
-    assert [r["framework"] for r in rows] == ["sdg"] * 17 + ["oecd_dd"] * 6
+    assert [r["framework"] for r in rows[:23]] == ["sdg"] * 17 + ["oecd_dd"] * 6
+    assert [r["decision"] for r in rows if r["framework"] == "indicator"] == decisions
+    assert {r["framework"] for r in rows[23:]} >= {"indicator", "view:csddd", "view:esrs_gov4", "view:agt"}
     shown = page.locator("#sdg-wheel .wheel-segment").nth(12).get_attribute("aria-label")
     assert f"coverage {rows[12]['score']}," in shown
 
@@ -159,6 +187,8 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
     assert page.locator("html").get_attribute("lang") == "nl"
     assert "Duurzame Ontwikkelingsdoelen" in page.content()
     assert page.locator("#export-csv").inner_text() == "CSV exporteren"
+    assert page.locator("#indicators h2").inner_text() == "Indicatoren voor due diligence"
+    assert page.locator("#regulatory-views h2").inner_text() == "Wettelijke kaders"
     page.goto(f"{server}/sectors")
     assert page.locator("h1").inner_text() == "Sectoren"
     page.goto(f"{server}/sectors/energy")

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 
 from classifiers.linear import model_files
-from service.coverage import Substance, framework_coverage
 from service.dd_tags import load_tag_rules, passage_tags
-from service.frameworks import load_framework
-from service.gap import follow_through_advice, issue_follow_through, report_profile, value_chain_gap
+from service.gap import follow_through_advice, issue_follow_through, value_chain_gap
 from service.pipeline import analyze_document, classify_texts
 from service.records import LabelScores, Passage
 from service.settings import CLASSIFIER_ENCODERS, Settings
@@ -121,32 +119,6 @@ def test_issue_named_in_risk_identification_but_never_acted_on_is_a_gap():
     advice = follow_through_advice(tuple(issues.values()), TAGS)
     assert advice and advice[0].startswith("Forced labour is named") and "page 4" in advice[0]
     assert value_chain_gap({"suppliers": 3}, TAGS) and not value_chain_gap({"suppliers": 3, "raw": 1}, TAGS)
-
-
-@pytest.mark.parametrize(
-    ("sdg_mass", "dd_mass", "profile"),
-    [
-        (8.0, 8.0, "integrated"),
-        (0.0, 8.0, "due-diligence-only"),
-        (8.0, 0.0, "sdg-only"),
-        (0.0, 0.0, "neither"),
-    ],
-)
-def test_profile_comes_from_both_sides(sdg_mass, dd_mass, profile):
-    """Coverage built by the real coverage stage from readings of a given strength."""
-
-    def coverage(framework_id: str, mass: float):
-        framework = load_framework(framework_id, S.corpora_dir)
-        passages = [_passage(f"p{i}", "text", 1) for i in range(int(mass))]
-        readings = [
-            LabelScores(
-                p.id, framework_id, dict.fromkeys(framework.label_ids, 1.0), tuple(framework.label_ids)
-            )
-            for p in passages
-        ]
-        return framework_coverage(framework, passages, readings, Substance({}, {}))
-
-    assert report_profile(coverage("sdg", sdg_mass), coverage("oecd_dd", dd_mass))[0] == profile
 
 
 def test_hm_report_shows_due_diligence_with_issues_and_value_chain(hm_doc):

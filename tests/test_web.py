@@ -131,6 +131,19 @@ def test_result_page_shows_wheel_ladder_quadrant_and_escapes_report_text(client,
     for step in analysis["due_diligence"]:
         state = "addressed" if step["addressed"] else "missing"
         assert f'<li class="step {state}" data-step="{step["label"]}">' in html
+    # every rubric indicator with its decision, the regulatory views, and the negative evidence
+    for indicator in analysis["indicators"]:
+        assert f'data-indicator="{indicator["id"]}" data-decision="{indicator["decision"]}"' in html
+    assert html.count('<table class="view"') == 3 and 'data-view="csddd"' in html
+    assert "Directive (EU) 2024/1760" in html and "Delegated Regulation (EU) 2023/2772" in html
+    for view in analysis["regulatory_views"]:
+        for item in view["items"]:
+            assert f'data-item="{item["id"]}" data-status="{item["status"]}"' in html
+    assert html.count('id="negative-evidence"') == (1 if analysis["negative_evidence"] else 0)
+    advice = next(i for i in analysis["indicators"] if i["advice"])
+    assert advice["advice"] in html
+    dutch = client.get(f"/reports/{report_id}", params={"lang": "nl"}).text
+    assert advice["advice_nl"] in dutch and "Wettelijke kaders" in dutch
 
 
 @pytest.mark.slow
@@ -186,9 +199,20 @@ def test_csv_export_matches_the_analysis(client, report_id):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     expected = [(c["label"], str(c["score"])) for c in analysis["sdg"] + analysis["due_diligence"]]
-    assert [(r["label"], r["score"]) for r in rows] == expected
+    assert [(r["label"], r["score"]) for r in rows[:23]] == expected
     counts = analysis["sdg"][12]["evidence_types"]
     assert int(rows[12]["actions"]) == counts.get("action", 0)
+    assert rows[12]["decision"] == analysis["sdg_ladder"][12]["rung"]
+    indicators = [r for r in rows if r["framework"] == "indicator"]
+    assert [(r["label"], r["decision"]) for r in indicators] == [
+        (i["id"], i["decision"]) for i in analysis["indicators"]
+    ]
+    pages = [";".join(str(e["page"]) for e in i["evidence"]) for i in analysis["indicators"]]
+    assert [r["pages"] for r in indicators] == pages
+    views = {r["framework"] for r in rows if r["framework"].startswith("view:")}
+    assert views == {"view:csddd", "view:esrs_gov4", "view:agt"}
+    negative = [r for r in rows if r["framework"] == "negative_evidence"]
+    assert len(negative) == len(analysis["negative_evidence"])
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ from service.evidence import Side
 from service.export import coverage_columns
 from service.frameworks import load_framework, load_profiles
 from service.gap import DD_ENGAGED, SDG_ENGAGED
+from service.negative import load_negative_rules
 from service.pipeline import STAGES
+from service.sdg_ladder import load_ladder
 from service.store import ReportRow
 from service.web.charts import (
     PLOT_MARGIN,
@@ -75,6 +77,16 @@ def column_names(service: GapLensService, language: str) -> dict[str, str]:
     names |= {f"dd_{k}": f"{k}. {v}" for k, v in label_names("oecd_dd", service, language).items()}
     t = translator(language)
     return names | {"sdg_score": t("SDG score"), "dd_score": t("Due-diligence score")}
+
+
+def rubric_names(service: GapLensService, language: str) -> dict[str, dict[str, str]]:
+    """Names of the SDG-ladder rungs and of the kinds of negative evidence, in the interface language."""
+    sdg = load_framework("sdg", service.settings.corpora_dir)
+    ladder = load_ladder(service.settings.corpora_dir, sdg.label_ids)
+    rungs = {r.id: (r.name_nl if language == "nl" and r.name_nl else r.name) for r in ladder.rungs}
+    negative = load_negative_rules(service.settings.corpora_dir).names
+    kinds = {kind: names.get(language, names["en"]) for kind, names in negative.items()}
+    return {"rungs": rungs, "negative_kinds": kinds}
 
 
 def report_title(report: ReportRow) -> str:
@@ -168,6 +180,9 @@ def report_page(
         },
         "profile_text": profile.get(f"description_{language}", profile["description"]),
         "has_pdf": service.upload_path(report.sha256).exists(),
+        "decisions": {i["id"]: i["decision"] for i in analysis.get("indicators", [])},
+        "ladder": {g["goal"]: g for g in analysis.get("sdg_ladder", [])},
+        **rubric_names(service, language),
         **_evidence_context(service, tenant, analysis, report_id, label, part, goal_names, step_names),
     }
     return render(request, "report.html", context)
