@@ -6,10 +6,11 @@ analyst labels, not by topic words.
 
 The model is the packaged all-MiniLM-L6-v2 (mean pooling, unit vectors) with two linear heads on the unit
 vector: 17 SDG logits and 6 OECD-step logits. Its upper four transformer layers and the heads are trained;
-the embeddings and the two lowest layers stay as packaged, so their outputs are computed once per text. A text labelled for one framework only (``None``) adds no
-loss for the other. After training, the heads are written in the format classifiers/linear.py reads (the
-same LinearClassifier serves frozen and tuned encoders), and the decision thresholds are chosen on the dev
-split, one per framework and length bucket (short texts sit elsewhere on the curves than passages).
+the embeddings and the two lowest layers stay as packaged, so their outputs are computed once per text.
+A text labelled for one framework only (``None``) adds no loss for the other. After training, the heads
+are written in the format classifiers/linear.py reads (the same LinearClassifier serves frozen and tuned
+encoders), and the decision thresholds are chosen on the dev split, one per framework and length bucket
+(short texts sit elsewhere on the curves than passages).
 
 Deterministic on a given thread count: fixed seeds, a seeded batch order, deterministic torch kernels.
 """
