@@ -13,22 +13,22 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from service.auth import Tenant
-from service.embed import embed_texts
-from service.errors import BadInput, JobTimeout, NotFound, TooManyRequests
+from service.embed import ScopedCache, embed_texts
+from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, TooManyRequests
 from service.evidence import EvidenceItem, Side, label_evidence
 from service.frameworks import load_framework
 from service.index import PassageIndex
 from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
-from service.page_images import PageImage, render_page
 from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
+from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
 from service.store import UNFINISHED, JobRow, PassageRow, Store
 from service.substance import load_substance_rules
@@ -58,6 +58,22 @@ class SearchHit:
     score: float
 
 
+def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
+    """``stem``.png if it was rendered before; else render it and keep it (a refusal is kept too)."""
+    png, refused = stem.with_suffix(".png"), stem.with_suffix(".refused")
+    if png.exists():
+        return png.read_bytes()
+    if refused.exists():
+        raise PdfTooComplex(refused.read_text())
+    try:
+        image = render()
+    except PdfTooComplex as exc:
+        write_durably(refused, str(exc).encode())
+        raise
+    write_durably(png, image)
+    return image
+
+
 def write_durably(path: Path, data: bytes) -> None:
     """Write ``path`` so that it survives a crash once this returns: temp file, fsync, rename, fsync dir."""
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -80,10 +96,12 @@ class GapLensService:
         self.settings = settings
         self.store = Store(settings.resolved_database_url())
         self.uploads = settings.data_dir / "uploads"
+        self.pages = settings.data_dir / "pages"
         self._index: PassageIndex | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        self._submitting = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, resume: bool = True) -> None:
@@ -94,6 +112,8 @@ class GapLensService:
         """
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
+        self.pages.mkdir(parents=True, exist_ok=True)
+        CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         if resume:
@@ -145,29 +165,46 @@ class GapLensService:
         """Validate, store and queue a PDF for ``tenant``; the job is in the database when this returns.
 
         Bad input is recorded as a failed job, then raised. Uploading bytes the tenant uploaded before
-        is idempotent: it answers with that report's job instead of queueing the work again.
+        is idempotent: it answers with that report's job instead of queueing the work again. A full
+        queue is refused before the PDF is read, and checked again, under a lock, before the job is
+        made: parallel uploads cannot all pass the check at once.
         """
         filename = safe_filename(filename)
         sha = sha256_of(data) if data else ""
+        meta = meta or ReportMeta()
+        with self._submitting:
+            known = self._known_upload(sha, filename, tenant, meta)
+            if known is not None:
+                return known
+            self._check_queue(tenant)
         try:
-            pdf_page_texts(data, self.settings.pdf_limits())
+            with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
+                pdf_page_texts(data, self.settings.pdf_limits())
         except BadInput as exc:
             self.store.create_job(filename, sha, status="failed", error=str(exc), tenant_id=tenant.id)
             raise
-        meta = meta or ReportMeta()
-        fields = {"company": meta.company, "sector": meta.sector, "year": meta.year}
-        existing = self.store.report_by_sha(sha, tenant.id)
-        if existing is not None:
-            self.store.set_report_meta(existing.id, **fields)
-            if meta.shareable:
-                self.store.set_shareable(existing.id, tenant.id, True)
-            latest = self.store.latest_job_for_report(existing.id)
-            if latest is not None and (
-                latest.status in UNFINISHED or existing.status in ("done", "rejected")
-            ):
-                return latest
-            if existing.status == "done":
-                return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+        with self._submitting:
+            self._check_queue(tenant)
+            job = self._queue(data, sha, filename, tenant, meta)
+        self._wake.set()
+        return job
+
+    def _known_upload(self, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow | None:
+        """The job that answers a re-upload of the tenant's own report; None for new bytes."""
+        existing = self.store.report_by_sha(sha, tenant.id) if sha else None
+        if existing is None:
+            return None
+        self.store.set_report_meta(existing.id, company=meta.company, sector=meta.sector, year=meta.year)
+        if meta.shareable:
+            self.store.set_shareable(existing.id, tenant.id, True)
+        latest = self.store.latest_job_for_report(existing.id)
+        if latest is not None and (latest.status in UNFINISHED or existing.status in ("done", "rejected")):
+            return latest
+        if existing.status == "done":
+            return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+        return None
+
+    def _check_queue(self, tenant: Tenant) -> None:
         unfinished = len(self.store.unfinished_jobs(tenant.id))
         if unfinished >= self.settings.max_jobs_per_tenant:
             raise TooManyRequests(
@@ -175,15 +212,28 @@ class GapLensService:
                 f"try again in {QUEUE_FULL_RETRY_AFTER} s",
                 QUEUE_FULL_RETRY_AFTER,
             )
+
+    def _queue(self, data: bytes, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow:
+        """Store the PDF durably, then its report and job; a failing store leaves no orphaned file."""
         path = self.upload_path(sha)
-        if not path.exists():
+        created = not path.exists()
+        if created:
             write_durably(path, data)
-        report, _ = self.store.get_or_create_report(
-            sha, tenant.id, filename=filename, shareable=meta.shareable, **fields
-        )
-        job = self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
-        self._wake.set()
-        return job
+        try:
+            report, _ = self.store.get_or_create_report(
+                sha,
+                tenant.id,
+                filename=filename,
+                shareable=meta.shareable,
+                company=meta.company,
+                sector=meta.sector,
+                year=meta.year,
+            )
+            return self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
+        except Exception:
+            if created and self.store.report_by_sha(sha, tenant.id) is None:
+                path.unlink(missing_ok=True)
+            raise
 
     def run_job(self, job: JobRow) -> None:
         """Analyse the job's PDF and store the result; any failure is recorded on the job."""
@@ -209,14 +259,20 @@ class GapLensService:
                 )
             self.store.update_job(job.id, stage=stage, progress=round(fraction, 3))
 
+        # Vectors are cached per tenant: a shared cache would tell a tenant, by how fast its report is
+        # read, whether another tenant's report holds the same passages.
+        scope = f"tenant:{job.tenant_id}"
         try:
             data = self.upload_path(job.sha256).read_bytes()
-            analysis = analyze_pdf(data, job.filename, self.settings, self.store, progress)
-            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model)
+            with child_budget(str(job.tenant_id), None, deadline):
+                progress("parsing", 0.0)
+                cache = ScopedCache(self.store, scope)
+                analysis = analyze_pdf(data, job.filename, self.settings, cache, progress)
+            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
             self.index.add(ids, analysis.vectors)
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
-            reason = str(exc) if isinstance(exc, BadInput | JobTimeout) else f"{type(exc).__name__}: {exc}"
+            reason = job_error(exc, job.id)
             self.store.fail_job(job.id, reason)
             # bad input stays bad: the same bytes would fail the same way
             self.store.set_report_status(
@@ -242,10 +298,12 @@ class GapLensService:
         rules = load_substance_rules(self.settings.corpora_dir)
         return label_evidence(rows, side, label, part, rules, limit)
 
-    def page_image(
-        self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None
-    ) -> PageImage:
-        """A page of the report's PDF as PNG, with one of its passages highlighted."""
+    def page_image(self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None) -> bytes:
+        """A page of the report's PDF as PNG, with one of its passages highlighted.
+
+        Rendered once in a bounded child (a page of a million shapes costs minutes and gigabytes in
+        PDFium), then served from data_dir/pages; a page that failed to render fails fast next time.
+        """
         report = self.store.get_report(report_id, tenant.id)
         path = self.upload_path(report.sha256)
         if not path.exists():
@@ -256,7 +314,13 @@ class GapLensService:
             if row is None or row.report_id != report.id or row.page != page:
                 raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
             highlight = row.text
-        return render_page(path.read_bytes(), page, highlight)
+        # per tenant: a fast answer must not tell one tenant that another rendered the same PDF
+        cached = self.pages / f"{tenant.id}-{report.sha256}-{page}-{sha256_of(highlight.encode())[:16]}"
+        return cached_render(cached, lambda: self._render(path, page, highlight, tenant))
+
+    def _render(self, path: Path, page: int, highlight: str, tenant: Tenant) -> bytes:
+        with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
+            return render_page_png(path.read_bytes(), page, highlight, self.settings.pdf_limits())
 
     def search(
         self, query: str, tenant: Tenant, k: int = 10, report_id: int | None = None, sector: str | None = None
@@ -269,8 +333,22 @@ class GapLensService:
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]
 
     def classify(self, texts: Sequence[str]) -> tuple[list[LabelScores], list[LabelScores]]:
-        """SDG and due-diligence scores for free texts (not stored)."""
-        return classify_texts(texts, self.settings, self.store)
+        """SDG and due-diligence scores for free texts: not stored, and no cache is consulted.
+
+        A cache shared with reports would answer faster for a text that stands in another tenant's
+        report (a membership oracle), and writing the vectors would store the client's text.
+        """
+        return classify_texts(texts, self.settings, None)
+
+
+def job_error(exc: Exception, job_id: int) -> str:
+    """What the tenant is told: our own errors say what to do; anything else only that it failed.
+
+    Exception text can hold internal paths and SQL; it goes to the operator's log, not to tenants.
+    """
+    if isinstance(exc, BadInput | JobTimeout):
+        return str(exc)
+    return f"an internal error stopped the analysis; the operator's log has the details (job {job_id})"
 
 
 def classification_rows(

@@ -483,8 +483,11 @@ class Store:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def save_analysis(self, report_id: int, analysis: Analysis, model: str) -> list[int]:
-        """Replace the report's passages and result in one transaction; returns passage row ids."""
+    def save_analysis(self, report_id: int, analysis: Analysis, model: str, scope: str = "") -> list[int]:
+        """Replace the report's passages and result in one transaction; returns passage row ids.
+
+        ``scope`` is the embedding cache's scope the vectors were stored under (service.embed.ScopedCache).
+        """
         with self.session() as s:
             report = s.get(ReportRow, report_id)
             if report is None:
@@ -499,7 +502,7 @@ class Store:
                     end=p.end,
                     heading=p.heading,
                     text=p.text,
-                    embedding_key=embedding_key(model, p.text),
+                    embedding_key=embedding_key(model, p.text, scope),
                     sdg=_scores_json(sdg),
                     dd=_scores_json(dd),
                 )

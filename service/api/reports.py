@@ -112,8 +112,8 @@ def get_page_image(
     passage: OptionalPassageId = None,
 ) -> Response:
     """One page of the uploaded PDF as PNG, with a passage highlighted (uploaded PDFs only)."""
-    image = service.page_image(report_id, tenant, page, passage)
-    return Response(image.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    png = service.page_image(report_id, tenant, page, passage)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/reports/{report_id}/passages", response_model=list[PassageOut])
