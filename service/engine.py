@@ -132,6 +132,23 @@ class GapLensService:
         for worker in self._workers:
             worker.join()
 
+    def health_problems(self) -> list[str]:
+        """What keeps the service from working: the database not answering, the data folder read-only."""
+        problems = []
+        try:
+            self.store.ping()
+        except Exception:  # any fault of the database is a problem to report, not to raise
+            log.exception("health: the database does not answer")
+            problems.append("the database does not answer")
+        probe = self.settings.data_dir / f".health-{os.getpid()}-{threading.get_ident()}"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError:
+            log.exception("health: the data folder cannot be written")
+            problems.append("the data folder cannot be written")
+        return problems
+
     def _work(self) -> None:
         while not self._stop.is_set():
             job = self.store.claim_next_job()

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_job_seconds: float = 900.0
     max_jobs_per_tenant: int = 4
     rate_limit: str = "600/minute"
+    # Wrong keys and expired sessions per client address; beyond it every attempt is answered 429.
+    failed_sign_in_rate: str = "30/minute"
     # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
     pdf_parse_memory_mb: int = 1536
     pdf_parse_seconds: float = 60.0

@@ -53,6 +53,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     """SQLAlchemy declarative base for GapLens tables."""
 
@@ -78,6 +83,16 @@ class ApiKeyRow(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SessionRow(Base):
+    """A web page's sign-in: the browser's cookie holds a random token, the store only its sha256."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReportRow(Base):
@@ -172,7 +187,8 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a failing statement's values (report text, a tenant's fields) stay out of logs
+        self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -222,6 +238,11 @@ class Store:
                     connection.execute(
                         text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} DEFAULT '{default}'")
                     )
+
+    def ping(self) -> None:
+        """Raise unless the database answers a query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -462,6 +483,31 @@ class Store:
             )
             row = s.execute(query).first()
             return (row[0], row[1]) if row else None
+
+    def add_session(self, key_id: int, token_hash: str, expires_at: datetime) -> None:
+        with self.session() as s:
+            s.add(SessionRow(key_id=key_id, token_hash=token_hash, expires_at=expires_at))
+
+    def session_owner(self, token_hash: str) -> tuple[ApiKeyRow, TenantRow] | None:
+        """The live key and tenant behind an unexpired session; None when it ended or its key was revoked."""
+        with self.session() as s:
+            query = (
+                select(SessionRow, ApiKeyRow, TenantRow)
+                .join(ApiKeyRow, ApiKeyRow.id == SessionRow.key_id)
+                .join(TenantRow, TenantRow.id == ApiKeyRow.tenant_id)
+                .where(SessionRow.token_hash == token_hash, ApiKeyRow.revoked_at.is_(None))
+            )
+            row = s.execute(query).first()
+            if row is None or _aware(row[0].expires_at) < _now():
+                return None
+            return row[1], row[2]
+
+    def end_session(self, token_hash: str) -> None:
+        """Forget a session, and every expired one with it."""
+        with self.session() as s:
+            s.query(SessionRow).filter(
+                or_(SessionRow.token_hash == token_hash, SessionRow.expires_at < _now())
+            ).delete()
 
     def api_keys(self) -> list[tuple[ApiKeyRow, str]]:
         """Every key with its tenant's name (hashes only: the keys themselves are never stored)."""

@@ -63,7 +63,7 @@ def test_a_digital_report_is_not_sent_through_ocr():
 @pytest.mark.slow
 def test_a_scanned_report_is_analysed_end_to_end(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=None, auth="local", ocr="auto")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         files = {"file": ("scan.pdf", scanned([2, 3]), "application/pdf")}
         answer = client.post("/v1/reports", files=files)
         assert answer.status_code == 202, answer.text

@@ -10,21 +10,23 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
-from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
+from service.api.schemas import CleanText, EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
 from service.export import analysis_csv
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+# The upload has a router of its own: the app gives it the upload limit on the body (service/api/app.py).
+uploads = APIRouter(prefix="/v1", tags=["reports"])
 
 
-@router.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+@uploads.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def upload_report(
     service: ServiceDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File(description="The report PDF")],
-    company: Annotated[str, Form(max_length=256)] = "",
-    sector: Annotated[str, Form(max_length=128)] = "",
+    company: Annotated[CleanText, Form(max_length=256)] = "",
+    sector: Annotated[CleanText, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[
         bool, Form(description="count it, anonymously, in other tenants' benchmarks")
