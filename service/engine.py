@@ -140,13 +140,13 @@ class GapLensService:
         except Exception:  # any fault of the database is a problem to report, not to raise
             log.exception("health: the database does not answer")
             problems.append("the database does not answer")
-        probe = self.settings.data_dir / f".health-{os.getpid()}-{threading.get_ident()}"
+        probe = self.uploads / f".health-{os.getpid()}-{threading.get_ident()}"
         try:
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError:
-            log.exception("health: the data folder cannot be written")
-            problems.append("the data folder cannot be written")
+            log.exception("health: the uploads folder cannot be written")
+            problems.append("the data folder's uploads cannot be written")
         return problems
 
     def _work(self) -> None:

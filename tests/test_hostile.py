@@ -67,9 +67,9 @@ def upload(client, headers, data: bytes, name: str = "report.pdf", **fields):
     return client.post("/v1/reports", headers=headers, files=files, data=fields)
 
 
-def uploaded(client, headers, data: bytes) -> int:
+def uploaded(client, headers, data: bytes, **fields) -> int:
     """The report id of ``data`` once its job is done."""
-    response = upload(client, headers, data)
+    response = upload(client, headers, data, **fields)
     assert response.status_code == 202, response.text
     job = wait_for(client, response.json()["id"], headers=headers)
     assert job["status"] == "done", job["error"]
@@ -147,3 +147,146 @@ def test_pdf_children_are_capped_with_a_fair_share_and_a_clear_answer_when_full(
             assert drawing.result().status_code == 413 and also.result().status_code == 413
         assert upload(client, three, MAX_AUTOMATION.read_bytes()).status_code == 202
         assert CHILDREN.held() == 0
+
+
+# --- 5. request bodies are limited as they stream in --------------------------------------------------
+def test_request_bodies_are_cut_off_at_the_limit_before_parsing_or_disk(tmp_path):
+    client, (one, *_), settings = make_client(tmp_path, max_upload_bytes=2_000_000)
+    with client:
+        # a JSON body far over 1 MiB (classify: 4 MiB) is refused from its Content-Length
+        huge = b'{"items": [' + b'{"id": "x", "text": "y"},' * 400_000 + b'{"id": "z", "text": "w"}]}'
+        refused = client.post(
+            "/v1/classify", headers={**one, "content-type": "application/json"}, content=huge
+        )
+        assert refused.status_code == 413 and refused.json()["error"] == "FileTooLarge"
+        assert "larger than the limit of 4.2 MB" in refused.json()["detail"]
+
+        # a streamed body without Content-Length is cut off as it arrives
+        def chunks():
+            for _ in range(200):
+                yield b"x" * 100_000
+
+        streamed = client.post(
+            "/v1/keys", headers={**one, "content-type": "application/json"}, content=chunks()
+        )
+        assert streamed.status_code == 413
+        # an upload over the limit is refused with the limit, and nothing is written
+        big = upload(client, one, b"%PDF-1.7\n" + b"0" * 5_000_000)
+        assert big.status_code == 413 and "limit of 3.0 MB" in big.json()["detail"]
+        just_over = upload(client, one, b"%PDF-1.7\n" + b"0" * 2_000_000)
+        assert just_over.status_code == 413
+        assert just_over.json()["detail"] == "the file is larger than the limit of 2.0 MB"
+        assert not list((settings.data_dir / "uploads").iterdir())
+
+
+# --- 7. local mode answers loopback names only, and no cross-site writes --------------------------------
+def test_local_mode_refuses_rebinding_hosts_and_cross_site_uploads(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", database_url=None, auth="local", ocr="off")
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/v1/reports").status_code == 200
+        for host in ("localhost:8000", "[::1]:8000", "127.0.0.1"):
+            assert client.get("/v1/reports", headers={"Host": host}).status_code == 200, host
+        # DNS rebinding: evil.example now resolves to 127.0.0.1, the browser sends its own name
+        for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "0.0.0.0:8000"):
+            rebound = client.get("/v1/reports", headers={"Host": host})
+            assert rebound.status_code == 421 and rebound.json()["error"] == "MisdirectedRequest", host
+            assert "x-request-id" in rebound.headers and rebound.headers["x-frame-options"] == "DENY"
+        # a form on another site posting a PDF, with no credential at all
+        files = {"file": ("x.pdf", MAX_AUTOMATION.read_bytes()[:500_000], "application/pdf")}
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            assert client.post("/upload", headers=headers, files=files).status_code == 403
+            assert client.post("/v1/reports", headers=headers, files=files).status_code == 403
+        assert client.get("/v1/reports").json() == []
+        assert not list((settings.data_dir / "uploads").iterdir())
+
+
+# --- 10 and the low ones: clear 4xx answers, never a bare 500 ------------------------------------------
+def test_nul_bytes_surrogates_and_odd_digits_get_clear_answers(tmp_path):
+    client, (one, *_), settings = make_client(tmp_path)
+    with client:
+        pdf = MAX_AUTOMATION.read_bytes()
+        for fields in ({"company": "MAX\x00"}, {"sector": "in\x00dustrial"}):
+            refused = upload(client, one, pdf, **fields)
+            assert refused.status_code == 422 and "NUL byte" in refused.text, fields
+        assert not list((settings.data_dir / "uploads").iterdir())
+        for url in ("/v1/search?q=a%00b", "/v1/sectors/oil%00/benchmark", "/v1/companies/x%00y/history"):
+            answer = client.get(url, headers=one)
+            assert answer.status_code == 400 and "NUL byte" in answer.json()["detail"], url
+        surrogate = b'{"items": [{"id": "1", "text": "half a pair: \\ud800"}]}'
+        answer = client.post(
+            "/v1/classify", headers={**one, "content-type": "application/json"}, content=surrogate
+        )
+        assert answer.status_code == 422 and answer.json()["error"] == "RequestValidationError"
+        assert (
+            client.post("/login", data={"key": "glk_\ud800".encode("utf-8", "surrogatepass")}).status_code
+            < 500
+        )
+        compare = client.get("/compare?a=1&b=%C2%B2", headers=one)  # "²" is a digit to str.isdigit
+        assert compare.status_code == 404 and "x-request-id" in compare.headers
+
+
+def test_validation_errors_do_not_echo_the_input(tmp_path):
+    client, (one, *_), _ = make_client(tmp_path)
+    with client:
+        long = "x" * 3_000_000
+        answer = client.post("/v1/classify", headers=one, json={"items": [{"id": long, "text": "t"}]})
+        assert answer.status_code in (413, 422)
+        answer = client.post(
+            "/v1/classify", headers=one, json={"items": [{"id": "y" * 100_000, "text": "t"}]}
+        )
+        assert answer.status_code == 422 and len(answer.content) < 2_000
+        assert "yyyy" not in answer.text and answer.json()["error"] == "RequestValidationError"
+
+
+def test_unexpected_errors_and_storage_faults_are_json_with_a_request_id(tmp_path):
+    client, (one, *_), settings = make_client(tmp_path)
+    with client:
+        assert client.get("/health").json()["status"] == "ok"
+        # the uploads folder is gone and a file stands in its place (a broken mount, an operator's slip)
+        uploads = settings.data_dir / "uploads"
+        uploads.rmdir()
+        uploads.write_bytes(b"not a folder")
+        sick = client.get("/health")
+        assert sick.status_code == 503 and "uploads cannot be written" in " ".join(sick.json()["problems"])
+        failed = upload(client, one, MAX_AUTOMATION.read_bytes())
+        assert failed.status_code == 503 and failed.json()["error"] == "StorageUnavailable"
+        assert failed.headers["x-request-id"] in failed.json()["detail"]
+        assert failed.headers["x-content-type-options"] == "nosniff"
+        assert "/" not in failed.json()["detail"]  # no internal paths
+        uploads.unlink()
+        uploads.mkdir()
+        assert client.get("/health").status_code == 200
+        assert client.get("/v1/reports", headers=one).json() == []  # nothing half-stored
+
+
+def test_swagger_ui_is_served_from_this_origin(tmp_path):
+    client, _, _ = make_client(tmp_path)
+    with client:
+        docs = client.get("/docs")
+        assert docs.status_code == 200 and "cdn" not in docs.text.lower() and "https://" not in docs.text
+        assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+        assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+        assert "script-src 'self'" in docs.headers["content-security-policy"]
+
+
+def test_sectors_and_companies_with_a_slash_are_reachable(tmp_path):
+    client, (one, *_), _ = make_client(tmp_path)
+    with client:
+        uploaded(client, one, MAX_AUTOMATION.read_bytes(), company="MAX A/S", sector="oil/gas")
+        assert client.get("/v1/sectors", headers=one).json()["sectors"][0]["sector"] == "oil/gas"
+        assert client.get("/v1/sectors/oil%2Fgas/benchmark", headers=one).json()["reports"] == 1
+        assert client.get("/v1/sectors/oil/gas/benchmark", headers=one).json()["reports"] == 1
+        assert client.get("/v1/companies/MAX A%2FS/history", headers=one).json()["reports"] == 1
+        page = client.get("/sectors", headers=one)
+        assert 'href="/sectors/oil/gas"' in page.text
+        assert client.get("/sectors/oil/gas", headers=one).status_code == 200
+
+
+def test_parallel_uploads_cannot_overrun_the_job_limit(tmp_path):
+    client, (one, *_), _ = make_client(tmp_path, max_jobs_per_tenant=4, max_pdf_children=16)
+    pdf = MAX_AUTOMATION.read_bytes()
+    with client, ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda n: upload(client, one, pdf + b"%% copy %d\n" % n), range(16)))
+        accepted = [a for a in answers if a.status_code == 202]
+        assert len(accepted) <= 4 + 1  # at most one finished while the others were read
+        assert {a.status_code for a in answers} <= {202, 429}

@@ -20,7 +20,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from service import __version__
 from service.api import benchmarks, keys, reports, texts
@@ -35,10 +34,6 @@ from service.web import pages
 API_PREFIXES = ("/v1", "/health", "/docs", "/openapi.json", "/static")
 access_log = logging.getLogger("gaplens.access")
 log = logging.getLogger("gaplens")
-# Request bodies are limited as they stream in: uploads to the upload limit (plus the form around the
-# file), everything else to 1 MiB; /v1/classify has its own 4 MiB (service/api/texts.py).
-MAX_BODY_BYTES = 2**20
-FORM_OVERHEAD_BYTES = 2**20
 # A validation error quotes at most this much of what was sent (a 20 MB field is not sent back).
 MAX_ERROR_CHARS = 300
 # Faults of the database or the disk: the service cannot do its work, so 503 rather than a bare 500.
@@ -101,11 +96,12 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.rate = RequestRate(settings.rate_limit)
     app.state.failures = RequestRate(settings.failed_sign_in_rate)
-    app.add_middleware(RequestGuard, local_mode=settings.auth == "local")
+    app.add_middleware(
+        RequestGuard, local_mode=settings.auth == "local", upload_bytes=settings.max_upload_bytes
+    )
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -151,7 +147,7 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        kind, detail = http_error_text(request, exc)
+        kind, detail = http_error_text(exc)
         if is_page(request):
             return pages.error_page(request, exc.status_code, kind, detail)
         return JSONResponse({"error": kind, "detail": detail}, exc.status_code, headers=exc.headers)
@@ -173,8 +169,6 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
         return {"status": "ok", "version": __version__}
 
     add_docs(app)
-    app.include_router(reports.uploads, max_body_size=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
-    app.include_router(pages.uploads, max_body_size=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.include_router(reports.router)
     app.include_router(texts.router)
     app.include_router(benchmarks.router)
@@ -206,12 +200,11 @@ def add_docs(app: FastAPI) -> None:
     app.mount(assets, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
 
-def http_error_text(request: Request, exc: HTTPException) -> tuple[str, str]:
+def http_error_text(exc: HTTPException) -> tuple[str, str]:
     """The error kind and a clear detail for Starlette's own HTTP errors (404 route, 413 body)."""
     kind = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
-    if exc.status_code == 413:
-        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY) or MAX_BODY_BYTES
-        return "FileTooLarge", f"the request is larger than the limit of {limit / 1e6:.1f} MB"
+    if exc.status_code == 413:  # a body cut off as it streamed in (service/api/guards.py)
+        kind = "FileTooLarge"
     return kind, str(exc.detail)
 
 

@@ -16,11 +16,9 @@ from service.evidence import Side
 from service.export import analysis_csv
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-# The upload has a router of its own: the app gives it the upload limit on the body (service/api/app.py).
-uploads = APIRouter(prefix="/v1", tags=["reports"])
 
 
-@uploads.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
+@router.post("/reports", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 async def upload_report(
     service: ServiceDep,
     tenant: TenantDep,

@@ -51,8 +51,6 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-# The upload form has a router of its own: the app gives it the upload limit on the body.
-uploads = APIRouter(include_in_schema=False)
 EVIDENCE_PER_PAGE = 20
 
 
@@ -111,7 +109,7 @@ def upload_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTM
     return render(request, "upload.html", context)
 
 
-@uploads.post("/upload")
+@router.post("/upload")
 async def upload_form(
     service: ServiceDep,
     tenant: TenantDep,
