@@ -28,7 +28,7 @@ from service.api.deps import (
 )
 from service.api.schemas import CleanText
 from service.auth import SESSION_HOURS, Tenant, end_session, start_session, tenant_for_key
-from service.benchmark import benchmark_reports, benchmark_sectors, sector_benchmark
+from service.benchmark import benchmark_reports, benchmark_sectors, coarse, sector_benchmark
 from service.engine import GapLensService, ReportMeta
 from service.errors import NotFound
 from service.evidence import Side
@@ -93,6 +93,18 @@ def report_title(report: ReportRow) -> str:
     return " ".join(p for p in parts if p)
 
 
+def peer_point(report: ReportRow, tenant: Tenant) -> dict[str, Any]:
+    """A sector peer on the profile quadrant: the tenant's own by name and score.
+
+    Another tenant's shared report has no name and its scores rounded (benchmark.coarse), so no page
+    shows a peer's exact scores.
+    """
+    columns = coverage_columns(report.result or {})
+    if report.tenant_id == tenant.id:
+        return {**columns, "title": report_title(report)}
+    return {"sdg_score": coarse(columns["sdg_score"]), "dd_score": coarse(columns["dd_score"]), "title": ""}
+
+
 def _label_key(key: str) -> tuple[Side, str]:
     """``sdg-13`` -> ("sdg", "13"); ``dd-3`` -> ("oecd_dd", "3")."""
     side, _, label = key.partition("-")
@@ -154,9 +166,8 @@ def report_page(
     own = {**coverage_columns(analysis), "title": report_title(report)}
     peers = []
     if report.sector:
-        # Other tenants' shareable reports are dots without names: sharing allows aggregates only.
         peers = [
-            {**coverage_columns(r.result or {}), "title": report_title(r) if r.tenant_id == tenant.id else ""}
+            peer_point(r, tenant)
             for r in benchmark_reports(service.store, report.sector, tenant.id)
             if r.id != report.id
         ]
