@@ -12,6 +12,7 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.api.app import create_app
 from service.auth import create_api_key
@@ -279,6 +280,45 @@ def test_the_same_bytes_are_two_tenants_own_reports(client, keys, a_report):
     assert job["status"] == "done" and job["report_id"] != a_report["report"]
     hits = client.get("/v1/search?q=emissions&k=50", headers=bearer(keys["b"])).json()
     assert hits and {h["passage"]["report_id"] for h in hits} == {job["report_id"]}
+
+
+def test_classify_is_no_membership_oracle_and_stores_nothing(settings, client, keys, a_report):
+    """Tenant B times /v1/classify on a passage of A's report against a text that is nowhere stored."""
+    import statistics
+    import time
+
+    from service.store import EmbeddingRow, PassageRow
+
+    a, b = bearer(keys["a"]), bearer(keys["b"])
+    passages = client.get(f"/v1/reports/{a_report['report']}/passages?limit=200", headers=a).json()
+    known = [p["text"] for p in passages if len(p["text"]) > 300][:6]
+    unknown = [" ".join(reversed(text.split())) for text in known]
+    store = Store(settings.resolved_database_url())
+
+    def stored() -> int:
+        with store.session() as s:
+            return s.query(EmbeddingRow).count()
+
+    def seconds(texts: list[str]) -> float:
+        started = time.perf_counter()
+        body = {"items": [{"id": str(n), "text": text} for n, text in enumerate(texts)]}
+        assert client.post("/v1/classify", headers=b, json=body).status_code == 200
+        return time.perf_counter() - started
+
+    before = stored()
+    seconds(unknown)  # warm up
+    known_s = statistics.median(seconds(known) for _ in range(5))
+    unknown_s = statistics.median(seconds(unknown) for _ in range(5))
+    # with a shared cache the known texts came back about 6x faster
+    assert known_s > unknown_s / 2, (known_s, unknown_s)
+    assert stored() == before  # classify input is not written to the store
+    # and reports' vectors are cached per tenant: B's copy of A's report shares no cache entry with it
+    with store.session() as s:
+        keys_of = {
+            report: set(s.scalars(select(PassageRow.embedding_key).where(PassageRow.report_id == report)))
+            for report in {r.id for r in store.done_reports()}
+        }
+    assert len(keys_of) == 2 and not set.intersection(*keys_of.values())
 
 
 def test_one_shared_report_is_not_an_aggregate(client, keys, a_report):
