@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from service.substance import load_substance_rules
 log = logging.getLogger("gaplens")
 # A job whose worker died this many times (a crash, kill -9) is given up rather than tried forever.
 MAX_ATTEMPTS = 3
+# A running job's lease: renewed every quarter of it; a process silent for longer loses its jobs.
+LEASE_SECONDS = 60.0
 # What a tenant with a full queue is told to wait before trying again, in seconds.
 QUEUE_FULL_RETRY_AFTER = 30
 
@@ -56,6 +60,25 @@ class SearchHit:
 
     passage: PassageRow
     score: float
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether a lease owner ("host:pid:token") may still be running.
+
+    A process on another host is trusted until its lease runs out; one on this host is checked
+    directly, so a kill -9 frees its jobs at the next start rather than a lease later.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return bool(owner)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
@@ -102,24 +125,36 @@ class GapLensService:
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
         self._submitting = threading.Lock()
+        self._resume = True
+        self._heartbeat: threading.Thread | None = None
+        # which process (and which start of it) holds a job's lease: "host:pid:token"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # With several workers one tenant may hold all but one, so others always have a turn.
+        workers = settings.job_workers
+        self._per_tenant = workers - 1 if workers > 1 else None
+        self._index_upto = 0
+        self._index_sync = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, resume: bool = True) -> None:
         """Create the schema, load the index, requeue what a dead process left, start the workers.
 
-        One serving process per database: at start, jobs still marked running belong to a process
-        that is gone (a crash or kill -9), so ``resume`` puts them back in the queue.
+        Jobs are leased: a running job's process renews its lease by heartbeat, and ``resume``
+        (here, then every heartbeat) requeues only jobs whose lease ran out or whose process is gone
+        (a crash or kill -9), never the jobs of another live server on the same PostgreSQL.
+        One serving process per SQLite file (Store.hold_for_serving).
         """
+        self.store.hold_for_serving()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.pages.mkdir(parents=True, exist_ok=True)
         CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
-        if resume:
-            requeued = self.store.requeue_running_jobs()
-            if requeued:
-                log.info("requeued %d jobs left running by a previous process", requeued)
+        self._resume = resume
+        self._requeue_abandoned()
+        self._heartbeat = threading.Thread(target=self._beat, name="gaplens-heartbeat", daemon=True)
+        self._heartbeat.start()
         for number in range(self.settings.job_workers):
             worker = threading.Thread(target=self._work, name=f"gaplens-job-{number}", daemon=True)
             worker.start()
@@ -131,6 +166,23 @@ class GapLensService:
         self._wake.set()
         for worker in self._workers:
             worker.join()
+        self.store.release_serving()
+
+    def _requeue_abandoned(self) -> None:
+        if not self._resume:
+            return
+        requeued = self.store.requeue_abandoned_jobs(owner_alive)
+        if requeued:
+            log.info("requeued %d jobs whose process is gone", requeued)
+
+    def _beat(self) -> None:
+        """Renew the leases of this process's running jobs; requeue jobs whose process is gone."""
+        while not self._stop.wait(LEASE_SECONDS / 4):
+            try:
+                self.store.renew_leases(self.owner, LEASE_SECONDS)
+                self._requeue_abandoned()
+            except Exception:  # a database hiccup must not stop the heartbeat for good
+                log.exception("heartbeat failed; trying again")
 
     def health_problems(self) -> list[str]:
         """What keeps the service from working: the database not answering, the data folder read-only."""
@@ -151,7 +203,7 @@ class GapLensService:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim_next_job()
+            job = self.store.claim_next_job(self.owner, LEASE_SECONDS, self._per_tenant)
             if job is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -168,8 +220,22 @@ class GapLensService:
             if not index.load(expected_count=len(ids)):
                 log.info("rebuilding the passage index from the store (%d passages)", len(ids))
                 index.rebuild(ids, vectors)
+            self._index_upto = max(ids, default=0)
             self._index = index
         return self._index
+
+    def _catch_up_index(self) -> None:
+        """Add passages another process stored (a second server on the same PostgreSQL) to our index.
+
+        One cheap query per search when nothing is new; the store is the truth, the index a copy.
+        """
+        if self.store.last_passage_id() <= self._index_upto:
+            return
+        with self._index_sync:
+            ids, vectors = self.store.all_passage_vectors(self.settings.embedding_model, self._index_upto)
+            if ids:
+                self.index.add(ids, vectors)
+                self._index_upto = max(self._index_upto, max(ids))
 
     # --- uploads and jobs ------------------------------------------------------------------
     def upload_path(self, sha256: str) -> Path:
@@ -344,6 +410,7 @@ class GapLensService:
     ) -> list[SearchHit]:
         """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector."""
         vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
+        self._catch_up_index()
         allowed = self.store.passage_ids(report_id=report_id, sector=sector, tenant_id=tenant.id)
         hits = self.index.search(vector, k, allowed)
         rows = self.store.passages_by_ids([i for i, _ in hits])

@@ -118,3 +118,9 @@ class ServiceBusy(TooManyRequests):
     """Every slot for reading PDFs is taken, whoever asks; ``retry_after`` says when to try again."""
 
     status_code = 503
+
+
+class StoreInUse(GapLensError):
+    """A second serving process on one SQLite file."""
+
+    status_code = 503

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     ocr_languages: str = "eng+nld"
     max_ocr_pages: int = 60
     ocr_seconds_per_page: float = 20.0
-    job_workers: int = 1
+    # Two workers: one tenant runs at most job_workers - 1 jobs at once, so another tenant's long scan
+    # never holds up everyone's reports (service/store.py, Store._next_queued).
+    job_workers: int = 2
     log_format: Literal["json", "text"] = "json"
     max_passage_words: int = 90
     evidence_per_label: int = 5

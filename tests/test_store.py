@@ -55,7 +55,9 @@ def tenants_and_queue(store: Store, local_report: int) -> None:
     assert first and second and (first.id, second.id) == (jobs[0].id, jobs[1].id)
     assert first.status == "running" and first.attempts == 1
     assert len(store.unfinished_jobs(other)) == 3 and store.unfinished_jobs(1) == []
-    assert store.requeue_running_jobs() == 2
+    # a live owner's leased jobs stay running; a dead owner's go back to the queue
+    assert store.requeue_abandoned_jobs(lambda owner: True) == 0
+    assert store.requeue_abandoned_jobs(lambda owner: False) == 2
     assert store.claim_next_job().id == jobs[0].id  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         store.get_job(jobs[0].id, tenant_id=1)
