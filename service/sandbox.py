@@ -187,7 +187,7 @@ def _child_timeout(seconds: float, deadline: float | None) -> tuple[float, bool]
         return seconds, False
     left = deadline - time.monotonic()
     if left <= 0:
-        raise JobTimeout("reading the report took longer than its time limit")
+        raise JobTimeout("reading the report took longer than the limit for one report")
     return min(seconds, left), left < seconds
 
 
@@ -214,7 +214,7 @@ def _run_child(
             )
         except subprocess.TimeoutExpired as exc:
             if by_deadline:
-                raise JobTimeout("reading the report took longer than its time limit") from exc
+                raise JobTimeout("reading the report took longer than the limit for one report") from exc
             doing = "drawing the page" if mode == "render" else "reading the PDF"
             raise PdfTooComplex(
                 f"{doing} took longer than {seconds:.0f} s; it may be damaged or built to exhaust "

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.auth import create_api_key
-from service.sandbox import CHILDREN
+from service.sandbox import CHILDREN, ocr_languages_available
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION
@@ -290,3 +290,19 @@ def test_parallel_uploads_cannot_overrun_the_job_limit(tmp_path):
         accepted = [a for a in answers if a.status_code == 202]
         assert len(accepted) <= 4 + 1  # at most one finished while the others were read
         assert {a.status_code for a in answers} <= {202, 429}
+
+
+# --- 9. the job's time limit holds inside the child too (OCR of a slow scan) ----------------------------
+@pytest.mark.skipif(not ocr_languages_available("eng"), reason="needs tesseract (make system-packages)")
+def test_the_job_deadline_cuts_off_ocr_in_the_child(tmp_path):
+    from tests.test_ocr import scanned
+
+    client, (one, *_), _ = make_client(tmp_path, ocr="auto", max_job_seconds=4)
+    with client:
+        started = time.monotonic()
+        answer = upload(client, one, scanned([3, 4, 5, 6, 7, 8, 9, 10], dpi=150))
+        assert answer.status_code == 202, answer.text
+        job = wait_for(client, answer.json()["id"], headers=one)
+        # 8 pages of OCR take about 25 s here, and the OCR child alone may take 60 + 8 x 20 s
+        assert time.monotonic() - started < 15
+        assert job["status"] == "failed" and "longer than the limit" in job["error"]

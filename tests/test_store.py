@@ -252,3 +252,22 @@ def test_the_result_page_never_prints_a_peers_exact_scores(tmp_path, analysis):
                 f"score {int(scores[label])}," not in page.text
                 and f"score {int(scores[label])}<" not in page.text
             )
+
+
+def test_jobs_are_claimed_fairly_across_tenants(tmp_path):
+    """A tenant with a long queue takes turns with the others; with a cap it never holds every worker."""
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    busy, small = store.tenant_id("busy", create=True), store.tenant_id("small", create=True)
+    queue = [store.create_job(f"scan-{n}.pdf", tenant_id=busy) for n in range(3)]
+    late = store.create_job("two-pages.pdf", tenant_id=small)
+    first = store.claim_next_job("w")
+    assert first is not None and first.id == queue[0].id
+    store.update_job(first.id, status="done")
+    # the busy tenant was just served: the small job goes next, not the rest of the busy queue
+    assert store.claim_next_job("w").id == late.id  # type: ignore[union-attr]
+    # with one job per tenant at most, the busy tenant waits for its running job
+    store.create_job("another.pdf", tenant_id=small)
+    running = store.claim_next_job("w", max_running_per_tenant=1)
+    assert running is not None and running.id == queue[1].id
+    assert store.claim_next_job("w", max_running_per_tenant=1) is None
