@@ -43,6 +43,8 @@ from service.errors import (
     TooManyRequests,
 )
 
+# How much a child yields the CPU to the service process (see child_main).
+CHILD_NICENESS = 10
 # Pages are rendered for OCR at this resolution: tesseract reads body text best at about 300 dpi.
 OCR_DPI = 300
 
@@ -310,10 +312,15 @@ def _child_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
 
 
 def child_main() -> None:
-    """The child: cap its own memory, read the PDF from stdin, answer JSON on stdout."""
+    """The child: cap its own memory, read the PDF from stdin, answer JSON on stdout.
+
+    It also yields the CPU (nice 10): a page that takes its whole time limit to draw or read slows
+    the service's own requests and jobs as little as the machine allows.
+    """
     request = json.loads(sys.argv[1])
     memory = int(request["limits"]["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    os.nice(CHILD_NICENESS)
     data = sys.stdin.buffer.read()
     try:
         answer = _child_answer(request, data)

@@ -7,12 +7,12 @@ app (TestClient, loopback only) with small limits, so it ends in seconds.
 from __future__ import annotations
 
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.hostile import render_bomb, scanned
 from service.api.app import create_app
 from service.auth import create_api_key
 from service.sandbox import CHILDREN, ocr_languages_available
@@ -20,30 +20,8 @@ from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION
 from tests.test_api import wait_for
-from tests.test_limits import pdf_file
 
 pytestmark = pytest.mark.slow
-
-
-def render_bomb(shapes: int = 100_000) -> bytes:
-    """One page of text over ``shapes`` semi-transparent rectangles: read in 0.3 s, drawn in ~25 s."""
-    ops = [
-        b"BT /F1 12 Tf 72 720 Td (We cut greenhouse gas emissions by a third and audited suppliers.) Tj "
-        b"0 -16 Td (This page costs minutes to draw, yet its file is small.) Tj ET\n"
-    ]
-    ops += [b"/G gs %d %d 300 300 re f\n" % (i % 600, (i * 7) % 780) for i in range(shapes)]
-    stream = zlib.compress(b"".join(ops), 9)
-    return pdf_file(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /G 6 0 R >> >> >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            b"<< /Type /ExtGState /ca 0.3 /CA 0.3 >>",
-        ]
-    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -295,12 +273,10 @@ def test_parallel_uploads_cannot_overrun_the_job_limit(tmp_path):
 # --- 9. the job's time limit holds inside the child too (OCR of a slow scan) ----------------------------
 @pytest.mark.skipif(not ocr_languages_available("eng"), reason="needs tesseract (make system-packages)")
 def test_the_job_deadline_cuts_off_ocr_in_the_child(tmp_path):
-    from tests.test_ocr import scanned
-
     client, (one, *_), _ = make_client(tmp_path, ocr="auto", max_job_seconds=4)
     with client:
         started = time.monotonic()
-        answer = upload(client, one, scanned([3, 4, 5, 6, 7, 8, 9, 10], dpi=150))
+        answer = upload(client, one, scanned(MAX_AUTOMATION, [3, 4, 5, 6, 7, 8, 9, 10], dpi=150))
         assert answer.status_code == 202, answer.text
         job = wait_for(client, answer.json()["id"], headers=one)
         # 8 pages of OCR take about 25 s here, and the OCR child alone may take 60 + 8 x 20 s

@@ -10,6 +10,7 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.hostile import pdf_file
 from service.api.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
@@ -21,20 +22,6 @@ from tests.conftest import ENGIE, MAX_AUTOMATION
 from tests.test_api import wait_for
 
 BOMB_LIMITS = PdfLimits(memory_mb=512, seconds=20)
-
-
-def pdf_file(objects: list[bytes]) -> bytes:
-    """A PDF with a correct cross-reference table from numbered object bodies (1-based)."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def page_count_bomb(pages: int = 100_000) -> bytes:

@@ -6,14 +6,13 @@ than skipping when they are missing.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 
-import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.hostile import scanned as scan_of
 from service.api.app import create_app
 from service.errors import NoTextLayer
 from service.ingest import document_from_pdf
@@ -32,12 +31,8 @@ WORD = re.compile(r"[^\W\d_]{4,}")
 
 
 def scanned(pages: list[int], dpi: int = 200) -> bytes:
-    """Pages of a shared PDF as pictures only, the way a scanner would deliver them."""
-    pdf = pdfium.PdfDocument(MAX_AUTOMATION.read_bytes())
-    images = [pdf[n - 1].render(scale=dpi / 72, grayscale=True).to_pil() for n in pages]
-    buffer = io.BytesIO()
-    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
-    return buffer.getvalue()
+    """Pages of MAX Automation's report as pictures only, the way a scanner would deliver them."""
+    return scan_of(MAX_AUTOMATION, pages, dpi)
 
 
 def words(text: str) -> set[str]:
