@@ -10,7 +10,7 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 
-from eval.hostile import pdf_file
+from eval.hostile import one_page_pdf, pdf_file
 from service.api.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
@@ -52,16 +52,7 @@ def decompression_bomb(megabytes: int = 1500) -> bytes:
     packer = zlib.compressobj(9)
     chunk = b"BT /F1 12 Tf 72 720 Td (GapLens) Tj ET\n" * 26000  # about 1 MB
     stream = b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
-    return pdf_file(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        ]
-    )
+    return one_page_pdf(stream)
 
 
 def nesting_bomb(depth: int = 200_000) -> bytes:
