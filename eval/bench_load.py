@@ -69,7 +69,10 @@ def summary(name: str, latencies: list[float], errors: int, seconds: float) -> s
 async def upload(client: httpx.AsyncClient, key: str, pdf: Path) -> tuple[float, int | None, str]:
     started = time.perf_counter()
     files = {"file": (pdf.name, pdf.read_bytes(), "application/pdf")}
-    response = await client.post("/v1/reports", headers={"Authorization": f"Bearer {key}"}, files=files)
+    try:
+        response = await client.post("/v1/reports", headers={"Authorization": f"Bearer {key}"}, files=files)
+    except httpx.TransportError as exc:
+        return time.perf_counter() - started, None, f"disconnected: {exc!r}"
     elapsed = time.perf_counter() - started
     if response.status_code != 202:
         return elapsed, None, f"{response.status_code} {response.text[:120]}"
@@ -78,9 +81,12 @@ async def upload(client: httpx.AsyncClient, key: str, pdf: Path) -> tuple[float,
 
 async def search(client: httpx.AsyncClient, key: str, query: str) -> tuple[float, str]:
     started = time.perf_counter()
-    response = await client.get(
-        "/v1/search", params={"q": query, "k": 10}, headers={"Authorization": f"Bearer {key}"}
-    )
+    try:
+        response = await client.get(
+            "/v1/search", params={"q": query, "k": 10}, headers={"Authorization": f"Bearer {key}"}
+        )
+    except httpx.TransportError as exc:
+        return time.perf_counter() - started, f"disconnected: {exc!r}"
     elapsed = time.perf_counter() - started
     ok = response.status_code == 200 and len(response.json()) > 0
     return elapsed, "" if ok else f"{response.status_code} {response.text[:120]}"
@@ -207,26 +213,34 @@ class Hostile:
             self.reports.append(int(state["report_id"]))
 
     async def _get(self, url: str) -> None:
-        answer = await self.client.get(url, headers=self.headers)
-        self.answers[answer.status_code] = self.answers.get(answer.status_code, 0) + 1
+        try:
+            status = (await self.client.get(url, headers=self.headers)).status_code
+        except httpx.TransportError:  # a keep-alive connection closed under the request; counted as 0
+            status = 0
+        self.answers[status] = self.answers.get(status, 0) + 1
 
     async def _scans(self) -> None:
         for n in range(self.scans):
-            data = scanned(
-                PDFS / "engie-integrated-report-2021.pdf", list(range(1 + 30 * n, 31 + 30 * n)), 150
-            )
-            answer = await self.client.post(
-                "/v1/reports",
-                headers=self.headers,
-                files={"file": (f"scan-{n}.pdf", data, "application/pdf")},
-            )
-            self.answers[answer.status_code] = self.answers.get(answer.status_code, 0) + 1
+            pages = list(range(1 + 30 * n, 31 + 30 * n))
+            files = {
+                "file": (f"scan-{n}.pdf", scanned(PDFS / "engie-integrated-report-2021.pdf", pages, 150))
+            }
+            try:
+                status = (
+                    await self.client.post("/v1/reports", headers=self.headers, files=files)
+                ).status_code
+            except httpx.TransportError:
+                status = 0
+            self.answers[status] = self.answers.get(status, 0) + 1
 
     async def _probe_health(self) -> None:
         while not self.stop.is_set():
             started = time.perf_counter()
-            await self.client.get("/health")
-            self.health.append(time.perf_counter() - started)
+            try:
+                status = (await self.client.get("/health")).status_code
+            except httpx.TransportError:
+                status = 0
+            self.health.append(time.perf_counter() - started if status == 200 else float("inf"))
             await asyncio.sleep(1.0)
 
     async def run(self) -> None:
@@ -259,12 +273,20 @@ def serve_and_run(args: argparse.Namespace, hostile: bool) -> dict:
         keys = [
             make_key(env, name) for name in ["solo", "hostile", *(f"tenant-{n}" for n in range(args.tenants))]
         ]
-        server = GapLensServer(env, Path(folder) / "server.log")
+        log = Path(folder) / "server.log"
+        server = GapLensServer(env, log)
         try:
             pdfs = [PDFS / name for name in args.pdfs]
             return asyncio.run(
                 run(server.url, keys[0], keys[2:], pdfs, args.searches, keys[1] if hostile else "")
             )
+        except Exception:
+            alive = "alive" if server.process.poll() is None else f"exited {server.process.returncode}"
+            print(
+                f"the run failed; the server is {alive}; its log ends:\n{log.read_text()[-4000:]}",
+                file=sys.stderr,
+            )
+            raise
         finally:
             server.stop()
 

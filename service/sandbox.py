@@ -43,8 +43,10 @@ from service.errors import (
     TooManyRequests,
 )
 
-# How much a child yields the CPU to the service process (see child_main).
-CHILD_NICENESS = 10
+# How much a child yields the CPU, by what it does (see child_main): reading a PDF's text is short and
+# someone may wait on it (an upload's 202); OCR and drawing pages are long, and drawing is what a
+# render bomb attacks, so it yields most. CFS weights: nice 5 gets 9x the CPU of nice 15.
+CHILD_NICENESS = {"text": 5, "ocr": 10, "render": 15}
 # Pages are rendered for OCR at this resolution: tesseract reads body text best at about 300 dpi.
 OCR_DPI = 300
 
@@ -314,13 +316,13 @@ def _child_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
 def child_main() -> None:
     """The child: cap its own memory, read the PDF from stdin, answer JSON on stdout.
 
-    It also yields the CPU (nice 10): a page that takes its whole time limit to draw or read slows
-    the service's own requests and jobs as little as the machine allows.
+    It also yields the CPU (CHILD_NICENESS): a page that takes its whole time limit to draw or read
+    slows the service's own requests, jobs and other tenants' uploads as little as the machine allows.
     """
     request = json.loads(sys.argv[1])
     memory = int(request["limits"]["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    os.nice(CHILD_NICENESS)
+    os.nice(CHILD_NICENESS.get(request["mode"], 10))
     data = sys.stdin.buffer.read()
     try:
         answer = _child_answer(request, data)

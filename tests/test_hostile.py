@@ -282,3 +282,14 @@ def test_the_job_deadline_cuts_off_ocr_in_the_child(tmp_path):
         # 8 pages of OCR take about 25 s here, and the OCR child alone may take 60 + 8 x 20 s
         assert time.monotonic() - started < 15
         assert job["status"] == "failed" and "longer than the limit" in job["error"]
+
+
+def test_a_full_queue_is_refused_before_the_pdf_is_read(tmp_path):
+    # no workers: the first job stays queued, so the tenant's queue (of one) is full
+    client, (one, two, _), _ = make_client(tmp_path, max_jobs_per_tenant=1, job_workers=0)
+    with client:
+        assert upload(client, one, MAX_AUTOMATION.read_bytes()).status_code == 202
+        # not even opened: bytes that are no PDF at all get the queue's answer, not a parse error
+        full = upload(client, one, b"not a pdf at all")
+        assert full.status_code == 429 and full.json()["error"] == "TooManyRequests"
+        assert upload(client, two, b"not a pdf at all").status_code == 415
