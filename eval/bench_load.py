@@ -167,7 +167,10 @@ def report(url: str, keys: list[str], pdfs: list[Path], alone: float, alone_erro
 async def run(
     url: str, solo: str, keys: list[str], pdfs: list[Path], searches: int, hostile_key: str = ""
 ) -> dict:
-    limits = httpx.Limits(max_connections=searches + 100)
+    # Idle connections are dropped after 2 s, before the server's 5 s keep-alive ends them: otherwise a
+    # request sent on a connection the server is just closing fails (httpx ReadError), which is the
+    # client's race, not the service's answer.
+    limits = httpx.Limits(max_connections=searches + 100, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as client:
         # one upload on an idle server first, by a tenant of its own: the acknowledgement without a crowd
         alone, _, alone_error = await upload(client, solo, pdfs[0])
