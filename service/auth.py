@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from service.errors import BadInput, Unauthorized
 from service.store import LOCAL_TENANT, LOCAL_TENANT_ID, Store
 
 KEY_PREFIX = "glk_"
+# A web page's sign-in lasts a working day; the cookie holds a session token, never the key itself.
+SESSION_HOURS = 8
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,26 @@ def tenant_for_key(store: Store, key: str) -> Tenant:
         raise Unauthorized("the API key is not valid (unknown or revoked)")
     row, tenant = found
     return Tenant(tenant.id, tenant.name, row.admin, row.id)
+
+
+def start_session(store: Store, tenant: Tenant) -> str:
+    """A new sign-in for the key ``tenant`` came with; returns the token for the browser's cookie."""
+    if tenant.key_id is None:
+        raise Unauthorized("only an API key can sign in")
+    token = secrets.token_urlsafe(32)
+    store.add_session(tenant.key_id, key_hash(token), datetime.now(UTC) + timedelta(hours=SESSION_HOURS))
+    return token
+
+
+def tenant_for_session(store: Store, token: str) -> Tenant:
+    """The tenant signed in with this session token; Unauthorized when it expired or its key was revoked."""
+    found = store.session_owner(key_hash(token)) if 0 < len(token) <= 200 else None
+    if found is None:
+        raise Unauthorized("the sign-in has expired; sign in again with your API key")
+    row, tenant = found
+    return Tenant(tenant.id, tenant.name, row.admin, row.id)
+
+
+def end_session(store: Store, token: str) -> None:
+    """Sign out: the token no longer names anyone."""
+    store.end_session(key_hash(token))

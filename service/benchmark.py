@@ -25,11 +25,12 @@ class LabelStats:
 
     label: str
     reports: int
-    minimum: float
+    # None when other tenants' reports are counted: an extreme is one report's own score
+    minimum: float | None
     q1: float
     median: float
     q3: float
-    maximum: float
+    maximum: float | None
     mean: float
 
 
@@ -40,6 +41,8 @@ class SectorBenchmark:
     sector: str
     reports: int
     labels: tuple[LabelStats, ...]
+    # whether other tenants' reports are counted, and so the numbers coarsened (COARSE_STEP)
+    coarse: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +71,31 @@ def label_stats(label: str, values: list[float]) -> LabelStats:
     )
 
 
+def coarsened(stats: LabelStats) -> LabelStats:
+    """What other tenants' shared reports allow to be shown: quartiles and mean to COARSE_STEP, no extremes.
+
+    Exact statistics can be differenced: the mean before and after one more report is shared gives
+    that report's score exactly, and a new minimum or maximum is one. Rounded to 5 points, one report
+    moves the mean by less than the rounding once a sector has a few reports.
+    """
+    return LabelStats(
+        stats.label,
+        stats.reports,
+        None,
+        coarse(stats.q1),
+        coarse(stats.median),
+        coarse(stats.q3),
+        None,
+        coarse(stats.mean),
+    )
+
+
+def coarse(value: float, step: float | None = None) -> float:
+    """``value`` to the nearest multiple of ``step`` (COARSE_STEP points)."""
+    step = step or COARSE_STEP
+    return float(step * round(value / step))
+
+
 def percentile_rank(value: float, peers: list[float]) -> float | None:
     """Share of peers (in %) scoring below ``value``, ties counting half; None without peers."""
     if not peers:
@@ -81,33 +109,42 @@ def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
     return [coverage_columns(r.result or {}) for r in reports]
 
 
-# Other tenants' shareable reports count in a sector only when there are at least this many of them:
-# a "distribution" of one or two reports would be those reports' own scores.
-MIN_SHARED_REPORTS = 3
+# Other tenants' shareable reports count in a sector only when they come from at least this many other
+# tenants: a "distribution" of one or two tenants' reports would be those tenants' own scores, and one
+# tenant sharing three reports would let any other tenant difference them.
+MIN_SHARED_TENANTS = 3
+# What other tenants see of statistics that count shared reports is rounded to this many points.
+COARSE_STEP = 5.0
+
+
+def _with_shared(reports: list[ReportRow], tenant_id: int) -> list[ReportRow]:
+    """``reports`` if other tenants' among them come from MIN_SHARED_TENANTS tenants, else own only."""
+    others = {r.tenant_id for r in reports if r.tenant_id != tenant_id}
+    return reports if len(others) >= MIN_SHARED_TENANTS else [r for r in reports if r.tenant_id == tenant_id]
 
 
 def benchmark_reports(store: Store, sector: str, tenant_id: int | None = None) -> list[ReportRow]:
     """The analysed reports a tenant's benchmark of ``sector`` counts (``None``: every tenant's).
 
-    Its own, and other tenants' shareable ones when there are at least MIN_SHARED_REPORTS of them.
+    Its own, and other tenants' shareable ones when they come from at least MIN_SHARED_TENANTS tenants.
     """
     reports = store.done_reports(sector=sector, tenant_id=tenant_id, shared=True)
-    if tenant_id is None:
-        return reports
-    own = [r for r in reports if r.tenant_id == tenant_id]
-    return reports if len(reports) - len(own) >= MIN_SHARED_REPORTS else own
+    return reports if tenant_id is None else _with_shared(reports, tenant_id)
 
 
 def benchmark_sectors(store: Store, tenant_id: int | None = None) -> dict[str, int]:
     """Sector -> how many analysed reports its benchmark counts for the tenant (as benchmark_reports)."""
     if tenant_id is None:
         return store.sectors()
-    own = store.sectors(tenant_id)
     counts = {}
-    for sector, total in store.sectors(tenant_id, shared=True).items():
-        mine = own.get(sector, 0)
-        counts[sector] = total if total - mine >= MIN_SHARED_REPORTS else mine
+    for sector in store.sectors(tenant_id, shared=True):
+        counts[sector] = len(benchmark_reports(store, sector, tenant_id))
     return {sector: n for sector, n in counts.items() if n}
+
+
+def shares_others(reports: list[ReportRow], tenant_id: int | None) -> bool:
+    """Whether a tenant's view counts other tenants' reports (and so must be coarsened)."""
+    return tenant_id is not None and any(r.tenant_id != tenant_id for r in reports)
 
 
 def sector_benchmark(store: Store, sector: str, tenant_id: int | None = None) -> SectorBenchmark:
@@ -122,6 +159,8 @@ def sector_benchmark(store: Store, sector: str, tenant_id: int | None = None) ->
         raise NotFound(f"no analysed reports in sector {sector!r} (sectors: {known})")
     rows = _columns(reports)
     labels = tuple(label_stats(label, [row[label] for row in rows]) for label in rows[0])
+    if shares_others(reports, tenant_id):
+        return SectorBenchmark(sector.lower(), len(reports), tuple(map(coarsened, labels)), coarse=True)
     return SectorBenchmark(sector.lower(), len(reports), labels)
 
 
@@ -134,16 +173,7 @@ def report_percentiles(store: Store, report_id: int, tenant_id: int | None = Non
         raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
     peers = [r for r in benchmark_reports(store, report.sector, tenant_id) if r.id != report.id]
     own = coverage_columns(report.result)
-    peer_rows = _columns(peers)
-    labels = [
-        {
-            "label": label,
-            "score": score,
-            "percentile": percentile_rank(score, [row[label] for row in peer_rows]),
-            "sector_median": float(np.median([row[label] for row in peer_rows])) if peer_rows else None,
-        }
-        for label, score in own.items()
-    ]
+    labels = [_standing(label, score, peers, tenant_id) for label, score in own.items()]
     return {
         "report_id": report.id,
         "company": report.company,
@@ -151,6 +181,17 @@ def report_percentiles(store: Store, report_id: int, tenant_id: int | None = Non
         "peers": len(peers),
         "labels": labels,
     }
+
+
+def _standing(label: str, score: float, peers: list[ReportRow], tenant_id: int | None) -> dict[str, Any]:
+    """One column's percentile and sector median; coarsened (10 points, COARSE_STEP) when others count."""
+    values = [coverage_columns(r.result or {})[label] for r in peers]
+    rank = percentile_rank(score, values)
+    median = float(np.median(values)) if values else None
+    if shares_others(peers, tenant_id):
+        rank = None if rank is None else coarse(rank, 10.0)
+        median = None if median is None else coarse(median)
+    return {"label": label, "score": score, "percentile": rank, "sector_median": median}
 
 
 def company_history(store: Store, company: str, tenant_id: int | None = None) -> dict[str, Any]:

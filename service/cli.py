@@ -373,6 +373,13 @@ def serve(
         raise _fail(
             GapLensError(f"local mode (no keys) serves loopback only, not {host}; use GAPLENS_AUTH=keys")
         )
+    from service.errors import StoreInUse
+    from service.store import Store
+
+    try:  # held for the life of this process; the app's own start holds it again
+        Store(settings.resolved_database_url()).hold_for_serving()
+    except StoreInUse as exc:
+        raise _fail(exc) from None
     configure_logging(settings.log_format)
     uvicorn.run(
         create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False

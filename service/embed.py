@@ -47,9 +47,39 @@ class MemoryCache:
             self._vectors.popitem(last=False)
 
 
-def embedding_key(model: str, text: str) -> str:
-    """Cache key: the same text under the same model is embedded once, whatever report it is in."""
-    return hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest()
+def embedding_key(model: str, text: str, scope: str = "") -> str:
+    """Cache key: the same text under the same model (and ``scope``, a tenant) is embedded once.
+
+    Without a scope (batch runs, stores from before tenants) the key is shared by every report.
+    """
+    return scoped_key(scope, hashlib.sha256(f"{model}\x00{text}".encode()).hexdigest())
+
+
+def scoped_key(scope: str, key: str) -> str:
+    """``key`` within ``scope`` (unchanged without one)."""
+    return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest() if scope else key
+
+
+class ScopedCache:
+    """One tenant's view of a shared cache, its keys the tenant's own.
+
+    One tenant's vectors never answer (or time) another tenant's texts.
+    """
+
+    def __init__(self, inner: EmbeddingCache, scope: str) -> None:
+        self.inner = inner
+        self.scope = scope
+
+    def _scoped(self, keys: Sequence[str]) -> dict[str, str]:
+        return {scoped_key(self.scope, k): k for k in keys}
+
+    def get_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        scoped = self._scoped(keys)
+        return {scoped[k]: v for k, v in self.inner.get_vectors(list(scoped)).items()}
+
+    def put_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        scoped = self._scoped(list(vectors))
+        self.inner.put_vectors(model, {k: vectors[original] for k, original in scoped.items()})
 
 
 # One forward pass at a time in this process: the encoder already uses both cores, and threads that run it

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from service.auth import Tenant
-from service.embed import embed_texts
-from service.errors import BadInput, JobTimeout, NotFound, TooManyRequests
+from service.embed import ScopedCache, embed_texts
+from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, TooManyRequests
 from service.evidence import EvidenceItem, Side, label_evidence
 from service.frameworks import load_framework
 from service.index import PassageIndex
 from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
-from service.page_images import PageImage, render_page
 from service.pipeline import analyze_pdf, classify_texts
 from service.records import LabelScores
+from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
 from service.store import UNFINISHED, JobRow, PassageRow, Store
 from service.substance import load_substance_rules
@@ -37,6 +39,8 @@ from service.substance import load_substance_rules
 log = logging.getLogger("gaplens")
 # A job whose worker died this many times (a crash, kill -9) is given up rather than tried forever.
 MAX_ATTEMPTS = 3
+# A running job's lease: renewed every quarter of it; a process silent for longer loses its jobs.
+LEASE_SECONDS = 60.0
 # What a tenant with a full queue is told to wait before trying again, in seconds.
 QUEUE_FULL_RETRY_AFTER = 30
 
@@ -57,6 +61,41 @@ class SearchHit:
 
     passage: PassageRow
     score: float
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether a lease owner ("host:pid:token") may still be running.
+
+    A process on another host is trusted until its lease runs out; one on this host is checked
+    directly, so a kill -9 frees its jobs at the next start rather than a lease later.
+    """
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return bool(owner)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
+    """``stem``.png if it was rendered before; else render it and keep it (a refusal is kept too)."""
+    png, refused = stem.with_suffix(".png"), stem.with_suffix(".refused")
+    if png.exists():
+        return png.read_bytes()
+    if refused.exists():
+        raise PdfTooComplex(refused.read_text())
+    try:
+        image = render()
+    except PdfTooComplex as exc:
+        write_durably(refused, str(exc).encode())
+        raise
+    write_durably(png, image)
+    return image
 
 
 def write_durably(path: Path, data: bytes) -> None:
@@ -81,26 +120,42 @@ class GapLensService:
         self.settings = settings
         self.store = Store(settings.resolved_database_url())
         self.uploads = settings.data_dir / "uploads"
+        self.pages = settings.data_dir / "pages"
         self._index: PassageIndex | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
+        self._submitting = threading.Lock()
+        self._resume = True
+        self._heartbeat: threading.Thread | None = None
+        # which process (and which start of it) holds a job's lease: "host:pid:token"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # With several workers one tenant may hold all but one, so others always have a turn.
+        workers = settings.job_workers
+        self._per_tenant = workers - 1 if workers > 1 else None
+        self._index_upto = 0
+        self._index_sync = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, resume: bool = True) -> None:
         """Create the schema, load the index, requeue what a dead process left, start the workers.
 
-        One serving process per database: at start, jobs still marked running belong to a process
-        that is gone (a crash or kill -9), so ``resume`` puts them back in the queue.
+        Jobs are leased: a running job's process renews its lease by heartbeat, and ``resume``
+        (here, then every heartbeat) requeues only jobs whose lease ran out or whose process is gone
+        (a crash or kill -9), never the jobs of another live server on the same PostgreSQL.
+        One serving process per SQLite file (Store.hold_for_serving).
         """
+        self.store.hold_for_serving()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
+        self.pages.mkdir(parents=True, exist_ok=True)
+        CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
-        if resume:
-            requeued = self.store.requeue_running_jobs()
-            if requeued:
-                log.info("requeued %d jobs left running by a previous process", requeued)
+        self._resume = resume
+        self._requeue_abandoned()
+        self._heartbeat = threading.Thread(target=self._beat, name="gaplens-heartbeat", daemon=True)
+        self._heartbeat.start()
         for number in range(self.settings.job_workers):
             worker = threading.Thread(target=self._work, name=f"gaplens-job-{number}", daemon=True)
             worker.start()
@@ -112,10 +167,44 @@ class GapLensService:
         self._wake.set()
         for worker in self._workers:
             worker.join()
+        self.store.release_serving()
+
+    def _requeue_abandoned(self) -> None:
+        if not self._resume:
+            return
+        requeued = self.store.requeue_abandoned_jobs(owner_alive)
+        if requeued:
+            log.info("requeued %d jobs whose process is gone", requeued)
+
+    def _beat(self) -> None:
+        """Renew the leases of this process's running jobs; requeue jobs whose process is gone."""
+        while not self._stop.wait(LEASE_SECONDS / 4):
+            try:
+                self.store.renew_leases(self.owner, LEASE_SECONDS)
+                self._requeue_abandoned()
+            except Exception:  # a database hiccup must not stop the heartbeat for good
+                log.exception("heartbeat failed; trying again")
+
+    def health_problems(self) -> list[str]:
+        """What keeps the service from working: the database not answering, the data folder read-only."""
+        problems = []
+        try:
+            self.store.ping()
+        except Exception:  # any fault of the database is a problem to report, not to raise
+            log.exception("health: the database does not answer")
+            problems.append("the database does not answer")
+        probe = self.uploads / f".health-{os.getpid()}-{threading.get_ident()}"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError:
+            log.exception("health: the uploads folder cannot be written")
+            problems.append("the data folder's uploads cannot be written")
+        return problems
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim_next_job()
+            job = self.store.claim_next_job(self.owner, LEASE_SECONDS, self._per_tenant)
             if job is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -132,8 +221,22 @@ class GapLensService:
             if not index.load(expected_count=len(ids)):
                 log.info("rebuilding the passage index from the store (%d passages)", len(ids))
                 index.rebuild(ids, vectors)
+            self._index_upto = max(ids, default=0)
             self._index = index
         return self._index
+
+    def _catch_up_index(self) -> None:
+        """Add passages another process stored (a second server on the same PostgreSQL) to our index.
+
+        One cheap query per search when nothing is new; the store is the truth, the index a copy.
+        """
+        if self.store.last_passage_id() <= self._index_upto:
+            return
+        with self._index_sync:
+            ids, vectors = self.store.all_passage_vectors(self.settings.embedding_model, self._index_upto)
+            if ids:
+                self.index.add(ids, vectors)
+                self._index_upto = max(self._index_upto, max(ids))
 
     # --- uploads and jobs ------------------------------------------------------------------
     def upload_path(self, sha256: str) -> Path:
@@ -146,29 +249,46 @@ class GapLensService:
         """Validate, store and queue a PDF for ``tenant``; the job is in the database when this returns.
 
         Bad input is recorded as a failed job, then raised. Uploading bytes the tenant uploaded before
-        is idempotent: it answers with that report's job instead of queueing the work again.
+        is idempotent: it answers with that report's job instead of queueing the work again. A full
+        queue is refused before the PDF is read, and checked again, under a lock, before the job is
+        made: parallel uploads cannot all pass the check at once.
         """
         filename = safe_filename(filename)
         sha = sha256_of(data) if data else ""
+        meta = meta or ReportMeta()
+        with self._submitting:
+            known = self._known_upload(sha, filename, tenant, meta)
+            if known is not None:
+                return known
+            self._check_queue(tenant)
         try:
-            pdf_page_texts(data, self.settings.pdf_limits())
+            with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
+                pdf_page_texts(data, self.settings.pdf_limits())
         except BadInput as exc:
             self.store.create_job(filename, sha, status="failed", error=str(exc), tenant_id=tenant.id)
             raise
-        meta = meta or ReportMeta()
-        fields = {"company": meta.company, "sector": meta.sector, "year": meta.year}
-        existing = self.store.report_by_sha(sha, tenant.id)
-        if existing is not None:
-            self.store.set_report_meta(existing.id, **fields)
-            if meta.shareable:
-                self.store.set_shareable(existing.id, tenant.id, True)
-            latest = self.store.latest_job_for_report(existing.id)
-            if latest is not None and (
-                latest.status in UNFINISHED or existing.status in ("done", "rejected")
-            ):
-                return latest
-            if existing.status == "done":
-                return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+        with self._submitting:
+            self._check_queue(tenant)
+            job = self._queue(data, sha, filename, tenant, meta)
+        self._wake.set()
+        return job
+
+    def _known_upload(self, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow | None:
+        """The job that answers a re-upload of the tenant's own report; None for new bytes."""
+        existing = self.store.report_by_sha(sha, tenant.id) if sha else None
+        if existing is None:
+            return None
+        self.store.set_report_meta(existing.id, company=meta.company, sector=meta.sector, year=meta.year)
+        if meta.shareable:
+            self.store.set_shareable(existing.id, tenant.id, True)
+        latest = self.store.latest_job_for_report(existing.id)
+        if latest is not None and (latest.status in UNFINISHED or existing.status in ("done", "rejected")):
+            return latest
+        if existing.status == "done":
+            return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+        return None
+
+    def _check_queue(self, tenant: Tenant) -> None:
         unfinished = len(self.store.unfinished_jobs(tenant.id))
         if unfinished >= self.settings.max_jobs_per_tenant:
             raise TooManyRequests(
@@ -176,15 +296,28 @@ class GapLensService:
                 f"try again in {QUEUE_FULL_RETRY_AFTER} s",
                 QUEUE_FULL_RETRY_AFTER,
             )
+
+    def _queue(self, data: bytes, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow:
+        """Store the PDF durably, then its report and job; a failing store leaves no orphaned file."""
         path = self.upload_path(sha)
-        if not path.exists():
+        created = not path.exists()
+        if created:
             write_durably(path, data)
-        report, _ = self.store.get_or_create_report(
-            sha, tenant.id, filename=filename, shareable=meta.shareable, **fields
-        )
-        job = self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
-        self._wake.set()
-        return job
+        try:
+            report, _ = self.store.get_or_create_report(
+                sha,
+                tenant.id,
+                filename=filename,
+                shareable=meta.shareable,
+                company=meta.company,
+                sector=meta.sector,
+                year=meta.year,
+            )
+            return self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
+        except Exception:
+            if created and self.store.report_by_sha(sha, tenant.id) is None:
+                path.unlink(missing_ok=True)
+            raise
 
     def run_job(self, job: JobRow) -> None:
         """Analyse the job's PDF and store the result; any failure is recorded on the job."""
@@ -210,14 +343,20 @@ class GapLensService:
                 )
             self.store.update_job(job.id, stage=stage, progress=round(fraction, 3))
 
+        # Vectors are cached per tenant: a shared cache would tell a tenant, by how fast its report is
+        # read, whether another tenant's report holds the same passages.
+        scope = f"tenant:{job.tenant_id}"
         try:
             data = self.upload_path(job.sha256).read_bytes()
-            analysis = analyze_pdf(data, job.filename, self.settings, self.store, progress)
-            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model)
+            with child_budget(str(job.tenant_id), None, deadline):
+                progress("parsing", 0.0)
+                cache = ScopedCache(self.store, scope)
+                analysis = analyze_pdf(data, job.filename, self.settings, cache, progress)
+            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
             self.index.add(ids, analysis.vectors)
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
-            reason = str(exc) if isinstance(exc, BadInput | JobTimeout) else f"{type(exc).__name__}: {exc}"
+            reason = job_error(exc, job.id)
             self.store.fail_job(job.id, reason)
             # bad input stays bad: the same bytes would fail the same way
             self.store.set_report_status(
@@ -244,10 +383,12 @@ class GapLensService:
         negative = load_negative_rules(self.settings.corpora_dir)
         return label_evidence(rows, side, label, part, rules, limit, negative)
 
-    def page_image(
-        self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None
-    ) -> PageImage:
-        """A page of the report's PDF as PNG, with one of its passages highlighted."""
+    def page_image(self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None) -> bytes:
+        """A page of the report's PDF as PNG, with one of its passages highlighted.
+
+        Rendered once in a bounded child (a page of a million shapes costs minutes and gigabytes in
+        PDFium), then served from data_dir/pages; a page that failed to render fails fast next time.
+        """
         report = self.store.get_report(report_id, tenant.id)
         path = self.upload_path(report.sha256)
         if not path.exists():
@@ -258,21 +399,42 @@ class GapLensService:
             if row is None or row.report_id != report.id or row.page != page:
                 raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
             highlight = row.text
-        return render_page(path.read_bytes(), page, highlight)
+        # per tenant: a fast answer must not tell one tenant that another rendered the same PDF
+        cached = self.pages / f"{tenant.id}-{report.sha256}-{page}-{sha256_of(highlight.encode())[:16]}"
+        return cached_render(cached, lambda: self._render(path, page, highlight, tenant))
+
+    def _render(self, path: Path, page: int, highlight: str, tenant: Tenant) -> bytes:
+        with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
+            return render_page_png(path.read_bytes(), page, highlight, self.settings.pdf_limits())
 
     def search(
         self, query: str, tenant: Tenant, k: int = 10, report_id: int | None = None, sector: str | None = None
     ) -> list[SearchHit]:
         """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector."""
         vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
+        self._catch_up_index()
         allowed = self.store.passage_ids(report_id=report_id, sector=sector, tenant_id=tenant.id)
         hits = self.index.search(vector, k, allowed)
         rows = self.store.passages_by_ids([i for i, _ in hits])
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]
 
     def classify(self, texts: Sequence[str]) -> tuple[list[LabelScores], list[LabelScores]]:
-        """SDG and due-diligence scores for free texts (not stored)."""
-        return classify_texts(texts, self.settings, self.store)
+        """SDG and due-diligence scores for free texts: not stored, and no cache is consulted.
+
+        A cache shared with reports would answer faster for a text that stands in another tenant's
+        report (a membership oracle), and writing the vectors would store the client's text.
+        """
+        return classify_texts(texts, self.settings, None)
+
+
+def job_error(exc: Exception, job_id: int) -> str:
+    """What the tenant is told: our own errors say what to do; anything else only that it failed.
+
+    Exception text can hold internal paths and SQL; it goes to the operator's log, not to tenants.
+    """
+    if isinstance(exc, BadInput | JobTimeout):
+        return str(exc)
+    return f"an internal error stopped the analysis; the operator's log has the details (job {job_id})"
 
 
 def classification_rows(

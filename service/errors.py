@@ -112,3 +112,15 @@ class JobTimeout(GapLensError):
     """A report took longer than the per-report processing limit."""
 
     status_code = 503
+
+
+class ServiceBusy(TooManyRequests):
+    """Every slot for reading PDFs is taken, whoever asks; ``retry_after`` says when to try again."""
+
+    status_code = 503
+
+
+class StoreInUse(GapLensError):
+    """A second serving process on one SQLite file."""
+
+    status_code = 503

@@ -58,7 +58,8 @@ def check_file_size(data: bytes, max_bytes: int) -> None:
     if not data:
         raise EmptyFile("the file is empty (0 bytes)")
     if len(data) > max_bytes:
-        raise FileTooLarge(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB")
+        # an upload is read only one byte past the limit, so its own size is not known here
+        raise FileTooLarge(f"the file is larger than the limit of {max_bytes / 1e6:.1f} MB")
 
 
 def check_pdf_bytes(data: bytes, max_bytes: int) -> None:

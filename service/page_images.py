@@ -24,8 +24,10 @@ WORD = re.compile(r"\w+")
 MIN_RUN_WORDS = 3
 HIGHLIGHT_FILL = (255, 214, 0, 90)
 HIGHLIGHT_EDGE = (200, 120, 0, 255)
-# A page may declare any size; the image's longer side is capped so a giant page cannot eat the memory.
+# A page may declare any size; the image's longer side and its pixels are capped so a giant page cannot
+# eat the memory (the child that renders has a memory cap as well).
 MAX_IMAGE_SIDE = 2400
+MAX_PIXELS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -94,24 +96,40 @@ def _draw(image: Image.Image, boxes: list[Box]) -> Image.Image:
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
+def _scale(page: pdfium.PdfPage, wanted: float) -> float:
+    width, height = max(page.get_width(), 1.0), max(page.get_height(), 1.0)
+    return min(wanted, MAX_IMAGE_SIDE / max(width, height), (MAX_PIXELS / (width * height)) ** 0.5)
+
+
+def render_pdf_page(
+    pdf: pdfium.PdfDocument, page_number: int, highlight: str = "", scale: float = 1.3
+) -> PageImage:
+    """Page ``page_number`` (1-based) of an open PDF as PNG, with ``highlight``'s text marked if found.
+
+    Runs inside the sandbox's child (``service.sandbox.render_page_image``): rendering is where a page
+    built of a million shapes costs minutes, so it gets the child's time and memory caps.
+    """
+    if not 1 <= page_number <= len(pdf):
+        raise NotFound(f"the report has {len(pdf)} pages; there is no page {page_number}")
+    page = pdf[page_number - 1]
+    scale = _scale(page, scale)
+    image = page.render(scale=scale).to_pil()
+    boxes: list[Box] = []
+    if highlight:
+        textpage = page.get_textpage()
+        span = passage_char_span(textpage.get_text_range(), highlight)
+        if span:
+            boxes = _text_boxes(textpage, span, page.get_height(), scale)
+    image = _draw(image, boxes)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return PageImage(buffer.getvalue(), image.width, image.height, tuple(boxes))
+
+
 def render_page(data: bytes, page_number: int, highlight: str = "", scale: float = 1.3) -> PageImage:
-    """Page ``page_number`` (1-based) of the PDF as PNG, with ``highlight``'s text marked if found."""
+    """Like render_pdf_page, from the PDF's bytes, in this process (tests and trusted PDFs only)."""
     pdf = open_pdf(data)
     try:
-        if not 1 <= page_number <= len(pdf):
-            raise NotFound(f"the report has {len(pdf)} pages; there is no page {page_number}")
-        page = pdf[page_number - 1]
-        scale = min(scale, MAX_IMAGE_SIDE / max(page.get_width(), page.get_height(), 1.0))
-        image = page.render(scale=scale).to_pil()
-        boxes: list[Box] = []
-        if highlight:
-            textpage = page.get_textpage()
-            span = passage_char_span(textpage.get_text_range(), highlight)
-            if span:
-                boxes = _text_boxes(textpage, span, page.get_height(), scale)
-        image = _draw(image, boxes)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=True)
-        return PageImage(buffer.getvalue(), image.width, image.height, tuple(boxes))
+        return render_pdf_page(pdf, page_number, highlight, scale)
     finally:
         pdf.close()

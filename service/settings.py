@@ -13,7 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.models import TUNED_ENCODER, head_of
-from service.sandbox import PdfLimits
+from service.sandbox import PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The English encoder each classifier's heads were fitted on (zero-shot is calibrated on the packaged MiniLM).
@@ -50,15 +50,26 @@ class Settings(BaseSettings):
     max_job_seconds: float = 900.0
     max_jobs_per_tenant: int = 4
     rate_limit: str = "600/minute"
+    # Wrong keys and expired sessions per client address; beyond it every attempt is answered 429.
+    failed_sign_in_rate: str = "30/minute"
     # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
     pdf_parse_memory_mb: int = 1536
     pdf_parse_seconds: float = 60.0
+    # Rendering one page image, in the same kind of child.
+    page_render_seconds: float = 20.0
+    # PDF children alive at once (each may take pdf_parse_memory_mb); 0: as many as fit in half the
+    # machine's memory. One tenant gets at most half of them.
+    max_pdf_children: int = 0
+    # An upload or page image waits this long for a free child, then is answered 503 with Retry-After.
+    pdf_child_wait_seconds: float = 10.0
     # OCR of pages without text, when Debian's tesseract-ocr is installed ("off": never).
     ocr: Literal["auto", "off"] = "auto"
     ocr_languages: str = "eng+nld"
     max_ocr_pages: int = 60
     ocr_seconds_per_page: float = 20.0
-    job_workers: int = 1
+    # Two workers: one tenant runs at most job_workers - 1 jobs at once, so another tenant's long scan
+    # never holds up everyone's reports (service/store.py, Store._next_queued).
+    job_workers: int = 2
     log_format: Literal["json", "text"] = "json"
     max_passage_words: int = 90
     # Report passages are classified under their heading, as a reader reads them (eval/RESULTS.md).
@@ -89,7 +100,12 @@ class Settings(BaseSettings):
             ocr_languages=self.ocr_languages if self.ocr == "auto" else "",
             max_ocr_pages=self.max_ocr_pages,
             ocr_seconds_per_page=self.ocr_seconds_per_page,
+            render_seconds=self.page_render_seconds,
         )
+
+    def pdf_children(self) -> int:
+        """How many PDF children may run at once."""
+        return self.max_pdf_children or memory_sized_children(self.pdf_parse_memory_mb)
 
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL: DATABASE_URL if given, else an SQLite file in the data directory."""

@@ -6,10 +6,16 @@ what was stored before untouched.
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Iterator, Sequence
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from service.embed import embedding_key
-from service.errors import NotFound
+from service.errors import NotFound, StoreInUse
 from service.pipeline import Analysis
 
 JOB_STATES = ("queued", "running", "done", "failed")
@@ -49,8 +55,18 @@ LOCAL_TENANT_ID = 1
 REPORT_STATES = ("queued", "running", "done", "failed", "rejected")
 
 
+# SQLite files this process serves: path -> [lock file descriptor, holders] (Store.hold_for_serving)
+_SERVING: dict[str, list[int]] = {}
+_SERVING_LOCK = threading.Lock()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -78,6 +94,16 @@ class ApiKeyRow(Base):
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SessionRow(Base):
+    """A web page's sign-in: the browser's cookie holds a random token, the store only its sha256."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReportRow(Base):
@@ -124,6 +150,12 @@ class JobRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     # how often a worker has started this job: a job that keeps killing its worker is given up
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the lease of the process running it ("host:pid:token"), renewed by its heartbeat until this time
+    # (Unix seconds); another process requeues the job only once the lease ran out or its owner died
+    lease_owner: Mapped[str] = mapped_column(String(96), default="", server_default="")
+    lease_expires: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # when it was last claimed (Unix seconds): the tenant served longest ago goes next
+    claimed_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -172,7 +204,8 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a failing statement's values (report text, a tenant's fields) stay out of logs
+        self.engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -222,6 +255,52 @@ class Store:
                     connection.execute(
                         text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind} DEFAULT '{default}'")
                     )
+
+    def hold_for_serving(self) -> None:
+        """Refuse a second serving process on one SQLite file, with a clear message (StoreInUse).
+
+        SQLite has no row leases worth the name across processes, and two servers on one file would
+        each run the other's jobs. The lock is an flock beside the file, so it goes when the process
+        does, however it ends; in one process (tests, several apps) it is counted, not refused.
+        """
+        if self.engine.url.get_backend_name() != "sqlite" or not self.engine.url.database:
+            return
+        path = f"{self.engine.url.database}.serving.lock"
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with _SERVING_LOCK:
+            if path in _SERVING:
+                _SERVING[path][1] += 1
+                return
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.read(handle, 32).decode(errors="replace").strip() or "?"
+                os.close(handle)
+                raise StoreInUse(
+                    f"another gaplens serve (pid {other}) already serves {self.engine.url.database}: one "
+                    "process per SQLite file. Stop it, or use PostgreSQL (DATABASE_URL) to run several."
+                ) from None
+            os.ftruncate(handle, 0)
+            os.write(handle, str(os.getpid()).encode())
+            _SERVING[path] = [handle, 1]
+
+    def release_serving(self) -> None:
+        """Undo one hold_for_serving."""
+        path = f"{self.engine.url.database}.serving.lock"
+        with _SERVING_LOCK:
+            entry = _SERVING.get(path)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] == 0:
+                os.close(entry[0])
+                del _SERVING[path]
+
+    def ping(self) -> None:
+        """Raise unless the database answers a query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -280,33 +359,81 @@ class Store:
                 query = query.where(JobRow.tenant_id == tenant_id)
             return list(s.scalars(query))
 
-    def requeue_running_jobs(self) -> int:
-        """Put jobs a dead process left "running" back in the queue; returns how many."""
-        with self.session() as s:
-            result = s.execute(
-                update(JobRow)
-                .where(JobRow.status == "running")
-                .values(status="queued", stage="queued", progress=0.0, updated_at=_now())
-            )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+    def requeue_abandoned_jobs(self, owner_alive: Callable[[str], bool]) -> int:
+        """Put running jobs whose lease ran out, or whose owner is gone, back in the queue; how many.
 
-    def claim_next_job(self) -> JobRow | None:
-        """Take the oldest queued job for this worker.
+        A job another live process is running keeps its lease by heartbeats and is left alone.
+        """
+        now = time.time()
+        with self.session() as s:
+            running = s.execute(
+                select(JobRow.id, JobRow.lease_owner, JobRow.lease_expires).where(JobRow.status == "running")
+            ).all()
+            abandoned = [(i, o) for i, o, until in running if until < now or not owner_alive(o)]
+            for job_id, owner in abandoned:
+                s.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "running", JobRow.lease_owner == owner)
+                    .values(status="queued", stage="queued", progress=0.0, lease_owner="", updated_at=_now())
+                )
+            return len(abandoned)
+
+    def renew_leases(self, owner: str, seconds: float) -> None:
+        """The heartbeat: ``owner``'s running jobs are still being worked on for ``seconds`` more."""
+        with self.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.status == "running", JobRow.lease_owner == owner)
+                .values(lease_expires=time.time() + seconds)
+            )
+
+    def _next_queued(self, s: Session, max_running_per_tenant: int | None) -> int | None:
+        """The queued job to run next, fairly across tenants.
+
+        The tenant with the fewest jobs running goes first, then the one served longest ago, and its
+        oldest job; a tenant already running ``max_running_per_tenant`` jobs waits. So a tenant with a
+        long queue (or a long scan) takes turns with the others instead of holding them up.
+        """
+        running = Counter(s.scalars(select(JobRow.tenant_id).where(JobRow.status == "running")))
+        queued = s.execute(
+            select(JobRow.tenant_id, func.min(JobRow.id))
+            .where(JobRow.status == "queued")
+            .group_by(JobRow.tenant_id)
+        ).all()
+        served = dict(
+            s.execute(select(JobRow.tenant_id, func.max(JobRow.claimed_at)).group_by(JobRow.tenant_id)).all()
+        )
+        ready = [
+            (running[tenant], served.get(tenant) or 0.0, first)
+            for tenant, first in queued
+            if max_running_per_tenant is None or running[tenant] < max_running_per_tenant
+        ]
+        return min(ready)[2] if ready else None
+
+    def claim_next_job(
+        self, owner: str = "", lease_seconds: float = 60.0, max_running_per_tenant: int | None = None
+    ) -> JobRow | None:
+        """Take the next queued job (``_next_queued``) for ``owner``, with a lease of ``lease_seconds``.
 
         The claim is one conditional UPDATE, so two workers (threads or processes) never take the same job.
         """
         while True:
             with self.session() as s:
-                job_id = s.scalars(
-                    select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.id).limit(1)
-                ).first()
+                job_id = self._next_queued(s, max_running_per_tenant)
                 if job_id is None:
                     return None
+                now = time.time()
                 claimed = s.execute(
                     update(JobRow)
                     .where(JobRow.id == job_id, JobRow.status == "queued")
                     .values(
-                        status="running", stage="parsing", attempts=JobRow.attempts + 1, updated_at=_now()
+                        status="running",
+                        stage="parsing",
+                        attempts=JobRow.attempts + 1,
+                        lease_owner=owner,
+                        lease_expires=now + lease_seconds,
+                        claimed_at=now,
+                        updated_at=_now(),
                     )
                 )
                 if claimed.rowcount == 1:  # type: ignore[attr-defined]
@@ -463,6 +590,31 @@ class Store:
             row = s.execute(query).first()
             return (row[0], row[1]) if row else None
 
+    def add_session(self, key_id: int, token_hash: str, expires_at: datetime) -> None:
+        with self.session() as s:
+            s.add(SessionRow(key_id=key_id, token_hash=token_hash, expires_at=expires_at))
+
+    def session_owner(self, token_hash: str) -> tuple[ApiKeyRow, TenantRow] | None:
+        """The live key and tenant behind an unexpired session; None when it ended or its key was revoked."""
+        with self.session() as s:
+            query = (
+                select(SessionRow, ApiKeyRow, TenantRow)
+                .join(ApiKeyRow, ApiKeyRow.id == SessionRow.key_id)
+                .join(TenantRow, TenantRow.id == ApiKeyRow.tenant_id)
+                .where(SessionRow.token_hash == token_hash, ApiKeyRow.revoked_at.is_(None))
+            )
+            row = s.execute(query).first()
+            if row is None or _aware(row[0].expires_at) < _now():
+                return None
+            return row[1], row[2]
+
+    def end_session(self, token_hash: str) -> None:
+        """Forget a session, and every expired one with it."""
+        with self.session() as s:
+            s.query(SessionRow).filter(
+                or_(SessionRow.token_hash == token_hash, SessionRow.expires_at < _now())
+            ).delete()
+
     def api_keys(self) -> list[tuple[ApiKeyRow, str]]:
         """Every key with its tenant's name (hashes only: the keys themselves are never stored)."""
         with self.session() as s:
@@ -483,8 +635,11 @@ class Store:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def save_analysis(self, report_id: int, analysis: Analysis, model: str) -> list[int]:
-        """Replace the report's passages and result in one transaction; returns passage row ids."""
+    def save_analysis(self, report_id: int, analysis: Analysis, model: str, scope: str = "") -> list[int]:
+        """Replace the report's passages and result in one transaction; returns passage row ids.
+
+        ``scope`` is the embedding cache's scope the vectors were stored under (service.embed.ScopedCache).
+        """
         with self.session() as s:
             report = s.get(ReportRow, report_id)
             if report is None:
@@ -499,7 +654,7 @@ class Store:
                     end=p.end,
                     heading=p.heading,
                     text=p.text,
-                    embedding_key=embedding_key(model, p.text),
+                    embedding_key=embedding_key(model, p.text, scope),
                     sdg=_scores_json(sdg),
                     dd=_scores_json(dd),
                 )
@@ -525,6 +680,11 @@ class Store:
             )
             return list(s.scalars(query))
 
+    def last_passage_id(self) -> int:
+        """The highest passage row id (0 without passages): whether the index has missed any."""
+        with self.session() as s:
+            return int(s.scalar(select(func.max(PassageRow.id))) or 0)
+
     def passages_by_ids(self, ids: Sequence[int]) -> dict[int, PassageRow]:
         with self.session() as s:
             rows = s.scalars(select(PassageRow).where(PassageRow.id.in_(list(ids))))
@@ -544,13 +704,13 @@ class Store:
                 query = query.where(func.lower(ReportRow.sector) == sector.lower())
             return list(s.scalars(query))
 
-    def all_passage_vectors(self, model: str) -> tuple[list[int], np.ndarray]:
-        """Every stored passage id with its cached vector (for rebuilding the index)."""
+    def all_passage_vectors(self, model: str, after: int = 0) -> tuple[list[int], np.ndarray]:
+        """Every stored passage id (above ``after``) with its cached vector (for the index)."""
         with self.session() as s:
             query = (
                 select(PassageRow.id, EmbeddingRow.vector)
                 .join(EmbeddingRow, EmbeddingRow.key == PassageRow.embedding_key)
-                .where(EmbeddingRow.model == model)
+                .where(EmbeddingRow.model == model, PassageRow.id > after)
                 .order_by(PassageRow.id)
             )
             pairs = list(s.execute(query))

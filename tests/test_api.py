@@ -29,7 +29,7 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(settings):
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -128,6 +128,6 @@ def test_pages_render(client, done_job):
 
 
 def test_restart_reloads_the_index_from_disk(settings, done_job):
-    with TestClient(create_app(settings)) as again:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as again:
         hits = again.get("/v1/search", params={"q": "emissions", "k": 3}).json()
         assert len(hits) == 3

@@ -167,7 +167,7 @@ def test_sector_benchmark_api(scored):
     rows = report_rows(scored["out"])
     finance = [r for r in rows if r["sector"] == "finance"]
     app = create_app(Settings(data_dir=scored["data"], auth="local"), resume_jobs=False)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         assert client.get("/v1/sectors").json() == {
             "sectors": [{"sector": "finance", "reports": 2}, {"sector": "real estate", "reports": 2}]
         }

@@ -90,3 +90,101 @@ def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
     assert attempts[ids[0]] == 2 and attempts[ids[1]] == 1  # the interrupted job ran again, once
     assert stored == analysis["passages"]  # the killed run left no half-written passages behind
     assert "requeued 1 jobs" in log.read_text()
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgresql_share_jobs_and_search_without_running_a_job_twice(
+    postgres_url, tmp_path
+):
+    from sqlalchemy import create_engine
+
+    from service.store import Base
+
+    engine = create_engine(postgres_url)
+    Base.metadata.drop_all(engine)  # a store of our own, whatever other tests left
+    engine.dispose()
+    env = {
+        **os.environ,
+        "GAPLENS_DATA_DIR": str(tmp_path / "data"),
+        "GAPLENS_AUTH": "keys",
+        "DATABASE_URL": postgres_url,
+    }
+    headers = {"Authorization": f"Bearer {make_key(env, 'shared')}"}
+    log = tmp_path / "servers.log"
+    first = GapLensServer(env, log)
+    second = None
+    try:
+        # ENGIE (60 pages) runs long enough for the second server to start in the middle of it
+        files = {"file": (ENGIE.name, ENGIE.read_bytes(), "application/pdf")}
+        answer = httpx.post(f"{first.url}/v1/reports", headers=headers, files=files, timeout=60)
+        assert answer.status_code == 202, answer.text
+        job_id = answer.json()["id"]
+        deadline = time.monotonic() + 120
+        while job(first.url, headers, job_id)["status"] == "queued":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.1)
+        # the second server starts while the first runs the job: it must not take the job over
+        second = GapLensServer(env, log)
+        seen = []
+        deadline = time.monotonic() + 300
+        while not seen or seen[-1] not in ("done", "failed"):
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            seen += [job(server.url, headers, job_id)["status"] for server in (first, second)]
+            time.sleep(0.2)
+        assert seen[-1] == "done" and "queued" not in seen, seen  # no requeue, no second run
+        assert log.read_text().count("requeued") == 0
+        # the search of either server finds what the other stored
+        for server in (first, second):
+            hits = httpx.get(
+                f"{server.url}/v1/search", params={"q": "emissions"}, headers=headers, timeout=60
+            )
+            assert hits.status_code == 200 and hits.json(), server.url
+        # a NUL byte gets a clear 4xx on PostgreSQL too, and nothing is stored
+        bad = httpx.post(
+            f"{second.url}/v1/reports",
+            headers=headers,
+            files={"file": (MAX_AUTOMATION.name, MAX_AUTOMATION.read_bytes(), "application/pdf")},
+            data={"company": "MAX\x00", "sector": "industrial"},
+            timeout=60,
+        )
+        assert bad.status_code == 422 and "NUL byte" in bad.text
+        for url in ("/v1/search?q=a%00", "/v1/sectors/x%00/benchmark", "/v1/companies/a%00/history"):
+            assert httpx.get(f"{second.url}{url}", headers=headers, timeout=30).status_code == 400, url
+        stored = {p.name for p in (Path(env["GAPLENS_DATA_DIR"]) / "uploads").iterdir()}
+        assert f"{hashlib.sha256(MAX_AUTOMATION.read_bytes()).hexdigest()}.pdf" not in stored
+        assert "MAX\\x00" not in log.read_text()
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused_clearly(env, tmp_path):
+    import subprocess
+    import sys
+
+    from eval.server import GAPLENS
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from service.settings import Settings; from service.store import Store; "
+            "Store(Settings().resolved_database_url()).hold_for_serving(); print('held', flush=True); "
+            "time.sleep(60)",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = subprocess.run(
+            [GAPLENS, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode == 2
+        message = " ".join(refused.stderr.split())
+        assert "already serves" in message and f"pid {holder.pid}" in message and "PostgreSQL" in message
+    finally:
+        holder.kill()
+        holder.wait()

@@ -10,6 +10,7 @@ import zlib
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.hostile import one_page_pdf, pdf_file
 from service.api.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
@@ -21,20 +22,6 @@ from tests.conftest import ENGIE, MAX_AUTOMATION
 from tests.test_api import wait_for
 
 BOMB_LIMITS = PdfLimits(memory_mb=512, seconds=20)
-
-
-def pdf_file(objects: list[bytes]) -> bytes:
-    """A PDF with a correct cross-reference table from numbered object bodies (1-based)."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def page_count_bomb(pages: int = 100_000) -> bytes:
@@ -65,16 +52,7 @@ def decompression_bomb(megabytes: int = 1500) -> bytes:
     packer = zlib.compressobj(9)
     chunk = b"BT /F1 12 Tf 72 720 Td (GapLens) Tj ET\n" * 26000  # about 1 MB
     stream = b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
-    return pdf_file(
-        [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> >> >>",
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        ]
-    )
+    return one_page_pdf(stream)
 
 
 def nesting_bomb(depth: int = 200_000) -> bytes:

@@ -6,14 +6,13 @@ than skipping when they are missing.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 
-import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.hostile import scanned as scan_of
 from service.api.app import create_app
 from service.errors import NoTextLayer
 from service.ingest import document_from_pdf
@@ -32,12 +31,8 @@ WORD = re.compile(r"[^\W\d_]{4,}")
 
 
 def scanned(pages: list[int], dpi: int = 200) -> bytes:
-    """Pages of a shared PDF as pictures only, the way a scanner would deliver them."""
-    pdf = pdfium.PdfDocument(MAX_AUTOMATION.read_bytes())
-    images = [pdf[n - 1].render(scale=dpi / 72, grayscale=True).to_pil() for n in pages]
-    buffer = io.BytesIO()
-    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
-    return buffer.getvalue()
+    """Pages of MAX Automation's report as pictures only, the way a scanner would deliver them."""
+    return scan_of(MAX_AUTOMATION, pages, dpi)
 
 
 def words(text: str) -> set[str]:
@@ -63,7 +58,7 @@ def test_a_digital_report_is_not_sent_through_ocr():
 @pytest.mark.slow
 def test_a_scanned_report_is_analysed_end_to_end(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", database_url=None, auth="local", ocr="auto")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         files = {"file": ("scan.pdf", scanned([2, 3]), "application/pdf")}
         answer = client.post("/v1/reports", files=files)
         assert answer.status_code == 202, answer.text

@@ -12,6 +12,7 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.api.app import create_app
 from service.auth import create_api_key
@@ -26,7 +27,7 @@ PUBLIC = {
     "/health",
     "/docs",
     "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/assets",
     "/openapi.json",
     "/static",
     "/login",
@@ -36,7 +37,9 @@ PUBLIC = {
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("security") / "data", database_url=None, auth="keys")
+    # failed_sign_in_rate: the 401 tests below send many bad keys; the throttle has its own test
+    folder = tmp_path_factory.mktemp("security") / "data"
+    return Settings(data_dir=folder, database_url=None, auth="keys", failed_sign_in_rate="1000/minute")
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +120,13 @@ def isolation_cases(ids: dict[str, int]) -> dict[tuple[str, str], dict]:
         },
         ("GET", "/v1/reports/{report_id}/passages"): {"url": f"/v1/reports/{r}/passages"},
         ("GET", "/v1/reports/{report_id}/benchmark"): {"url": f"/v1/reports/{r}/benchmark"},
-        ("GET", "/v1/sectors/{sector}/benchmark"): {"url": "/v1/sectors/industrial/benchmark"},
-        ("GET", "/v1/companies/{company}/history"): {"url": "/v1/companies/MAX Automation/history"},
+        ("GET", "/v1/sectors/{sector:path}/benchmark"): {"url": "/v1/sectors/industrial/benchmark"},
+        ("GET", "/v1/companies/{company:path}/history"): {"url": "/v1/companies/MAX Automation/history"},
         ("GET", "/jobs/{job_id}"): {"url": f"/jobs/{j}"},
         ("GET", "/reports/{report_id}"): {"url": f"/reports/{r}"},
         ("GET", "/reports/{report_id}/evidence"): {"url": f"/reports/{r}/evidence?label=sdg-8"},
         ("GET", "/compare"): {"url": f"/compare?a={r}&b=sector"},
-        ("GET", "/sectors/{sector}"): {"url": "/sectors/industrial"},
+        ("GET", "/sectors/{sector:path}"): {"url": "/sectors/industrial"},
         # lists and searches answer 200, without A's things (checked by `absent`)
         ("GET", "/v1/reports"): {"url": "/v1/reports", "status": 200, "absent": "max.pdf"},
         ("GET", "/v1/search"): {
@@ -182,7 +185,9 @@ def test_missing_invalid_and_revoked_keys_get_401(client, keys, a_report):
     for method, path in sorted(routes(client.app)):
         if not path.startswith("/v1"):
             continue
-        url = path.format(job_id=1, report_id=a_report["report"], page=1, sector="x", company="x")
+        url = path.replace(":path", "").format(
+            job_id=1, report_id=a_report["report"], page=1, sector="x", company="x"
+        )
         for headers in (
             {},
             bearer("glk_not-a-key"),
@@ -203,18 +208,66 @@ def test_public_routes_need_no_key(client):
     assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Freports%2F1"
 
 
-def test_the_web_page_signs_in_with_a_key_and_out_again(settings, keys, a_report):
+def test_the_web_page_signs_in_with_a_session_not_the_key_and_out_again(settings, keys, a_report):
     with TestClient(create_app(settings)) as browser:
         wrong = browser.post("/login", data={"key": "glk_wrong", "next": "/"})
         assert wrong.status_code == 401 and "Sign-in needed" in wrong.text
         signed_in = browser.post("/login", data={"key": keys["a"], "next": "//evil.example/"})
         assert signed_in.status_code == 200 and signed_in.url.path == "/"  # no open redirect
         assert "Tenant A" in signed_in.text and "max.pdf" in signed_in.text
-        cookie = next(c for c in signed_in.history[0].headers.get_list("set-cookie") if "gaplens_key" in c)
-        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        cookie = next(
+            c for c in signed_in.history[0].headers.get_list("set-cookie") if "gaplens_session" in c
+        )
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+        assert "Max-Age=28800" in cookie  # a working day, not a month
+        token = browser.cookies["gaplens_session"]
+        assert keys["a"] not in cookie and keys["a"][4:] not in token
         assert browser.get(f"/reports/{a_report['report']}").status_code == 200
         browser.post("/logout")
         assert browser.get("/", follow_redirects=False).status_code == 303
+        # the token is dead on the server too, not only forgotten by this browser
+        browser.cookies.set("gaplens_session", token)
+        assert browser.get("/v1/me").status_code == 401
+
+
+def test_the_session_cookie_is_secure_over_https(settings, keys):
+    with TestClient(create_app(settings), base_url="https://gaplens.example") as browser:
+        signed_in = browser.post("/login", data={"key": keys["b"]}, follow_redirects=False)
+        assert signed_in.status_code == 303 and "Secure" in signed_in.headers["set-cookie"]
+
+
+def test_login_csrf_from_another_site_is_refused(client, keys):
+    """A page on evil.example posting the attacker's key to /login must not sign the visitor in."""
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Referer": "https://evil.example/trap.html"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+    ):
+        forged = client.post("/login", data={"key": keys["b"]}, headers=headers, follow_redirects=False)
+        assert forged.status_code == 403 and forged.json()["error"] == "CrossSiteRequest", headers
+        assert "set-cookie" not in forged.headers
+    # every other state-changing form and route is guarded alike, the session cookie or not
+    assert client.post("/logout", headers={"Origin": "https://evil.example"}).status_code == 403
+    upload = client.post(
+        "/upload",
+        headers={"Origin": "https://evil.example"},
+        files={"file": ("x.pdf", b"%PDF-1.7 a small file", "application/pdf")},
+    )
+    assert upload.status_code == 403
+    # this site's own form, and API clients that send no Origin, go through
+    same = client.post("/login", data={"key": keys["b"]}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200 and same.url.path == "/"
+    client.cookies.clear()
+
+
+def test_bad_keys_are_throttled_per_address(settings, keys):
+    with TestClient(create_app(settings.model_copy(update={"failed_sign_in_rate": "3/minute"}))) as c:
+        answers = [c.get("/v1/me", headers=bearer(f"glk_wrong{n}")).status_code for n in range(5)]
+        assert answers == [401, 401, 401, 429, 429]
+        # a good key from the same address is held back too, until the window passes
+        assert c.get("/v1/me", headers=bearer(keys["a"])).status_code == 429
+        assert c.post("/login", data={"key": "glk_wrong"}).status_code == 429
 
 
 def test_the_same_bytes_are_two_tenants_own_reports(client, keys, a_report):
@@ -227,6 +280,45 @@ def test_the_same_bytes_are_two_tenants_own_reports(client, keys, a_report):
     assert job["status"] == "done" and job["report_id"] != a_report["report"]
     hits = client.get("/v1/search?q=emissions&k=50", headers=bearer(keys["b"])).json()
     assert hits and {h["passage"]["report_id"] for h in hits} == {job["report_id"]}
+
+
+def test_classify_is_no_membership_oracle_and_stores_nothing(settings, client, keys, a_report):
+    """Tenant B times /v1/classify on a passage of A's report against a text that is nowhere stored."""
+    import statistics
+    import time
+
+    from service.store import EmbeddingRow, PassageRow
+
+    a, b = bearer(keys["a"]), bearer(keys["b"])
+    passages = client.get(f"/v1/reports/{a_report['report']}/passages?limit=200", headers=a).json()
+    known = [p["text"] for p in passages if len(p["text"]) > 300][:6]
+    unknown = [" ".join(reversed(text.split())) for text in known]
+    store = Store(settings.resolved_database_url())
+
+    def stored() -> int:
+        with store.session() as s:
+            return s.query(EmbeddingRow).count()
+
+    def seconds(texts: list[str]) -> float:
+        started = time.perf_counter()
+        body = {"items": [{"id": str(n), "text": text} for n, text in enumerate(texts)]}
+        assert client.post("/v1/classify", headers=b, json=body).status_code == 200
+        return time.perf_counter() - started
+
+    before = stored()
+    seconds(unknown)  # warm up
+    known_s = statistics.median(seconds(known) for _ in range(5))
+    unknown_s = statistics.median(seconds(unknown) for _ in range(5))
+    # with a shared cache the known texts came back about 6x faster
+    assert known_s > unknown_s / 2, (known_s, unknown_s)
+    assert stored() == before  # classify input is not written to the store
+    # and reports' vectors are cached per tenant: B's copy of A's report shares no cache entry with it
+    with store.session() as s:
+        keys_of = {
+            report: set(s.scalars(select(PassageRow.embedding_key).where(PassageRow.report_id == report)))
+            for report in {r.id for r in store.done_reports()}
+        }
+    assert len(keys_of) == 2 and not set.intersection(*keys_of.values())
 
 
 def test_one_shared_report_is_not_an_aggregate(client, keys, a_report):

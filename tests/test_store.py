@@ -55,7 +55,9 @@ def tenants_and_queue(store: Store, local_report: int) -> None:
     assert first and second and (first.id, second.id) == (jobs[0].id, jobs[1].id)
     assert first.status == "running" and first.attempts == 1
     assert len(store.unfinished_jobs(other)) == 3 and store.unfinished_jobs(1) == []
-    assert store.requeue_running_jobs() == 2
+    # a live owner's leased jobs stay running; a dead owner's go back to the queue
+    assert store.requeue_abandoned_jobs(lambda owner: True) == 0
+    assert store.requeue_abandoned_jobs(lambda owner: False) == 2
     assert store.claim_next_job().id == jobs[0].id  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         store.get_job(jobs[0].id, tenant_id=1)
@@ -156,3 +158,116 @@ def test_a_store_from_an_older_version_gains_new_columns_and_keeps_its_rows(tmp_
     assert (report.tenant_id, report.shareable) == (1, False)
     other, created = store.get_or_create_report("abc", store.tenant_id("other", create=True))
     assert created and other.id != report.id
+
+
+def _give_scores(store: Store, report_id: int, rng) -> dict[str, float]:
+    """Overwrite a stored result's 25 scores with random ones (sector statistics need them to differ)."""
+    from service.export import coverage_columns
+    from service.store import ReportRow
+
+    with store.session() as s:
+        row = s.get(ReportRow, report_id)
+        result = dict(row.result)
+        result["sdg_score"], result["due_diligence_score"] = (
+            round(float(v), 1) for v in rng.uniform(0, 100, 2)
+        )
+        result["sdg"] = [{**c, "score": round(float(rng.uniform(0, 100)), 1)} for c in result["sdg"]]
+        result["due_diligence"] = [
+            {**c, "score": round(float(rng.uniform(0, 100)), 1)} for c in result["due_diligence"]
+        ]
+        row.result = result
+    return coverage_columns(result)
+
+
+def test_sector_statistics_cannot_be_differenced_to_recover_one_shared_report(tmp_path, analysis):
+    """The probe: compare a sector before and after one more share, and solve for that report's scores."""
+    import numpy as np
+
+    from service.benchmark import report_percentiles, sector_benchmark
+
+    rng = np.random.default_rng(17)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    viewer = store.tenant_id("viewer", create=True)
+
+    def report(tenant: str, number: int) -> tuple[int, dict[str, float]]:
+        owner = store.tenant_id(tenant, create=True)
+        row, _ = store.get_or_create_report(f"{number:064d}", owner, sector="energy", shareable=True)
+        store.save_analysis(row.id, analysis, "all-MiniLM-L6-v2")
+        return row.id, _give_scores(store, row.id, rng)
+
+    own, _ = report("viewer", 0)
+    # one tenant sharing three reports is still one tenant: nothing of it is counted
+    for number in (1, 2, 3):
+        report("prolific", number)
+    alone = sector_benchmark(store, "energy", viewer)
+    assert alone.reports == 1 and not alone.coarse  # its own report only: exact, extremes and all
+    assert alone.labels[0].minimum is not None
+    report("second", 4), report("third", 5)
+    before = sector_benchmark(store, "energy", viewer)
+    assert before.reports == 6 and before.coarse
+    _, target = report("victim", 6)
+    after = sector_benchmark(store, "energy", viewer)
+    assert after.reports == 7
+    exact = 0
+    for old, new in zip(before.labels, after.labels, strict=True):
+        assert new.minimum is None and new.maximum is None  # an extreme would be one report's score
+        assert all(v % 5 == 0 for v in (new.q1, new.median, new.q3, new.mean))
+        recovered = new.mean * after.reports - old.mean * before.reports
+        exact += abs(recovered - target[new.label]) < 0.5
+    assert exact <= 3, f"{exact} of 25 scores recovered by differencing the means"
+    # a report's standing among peers is coarsened the same way
+    standing = report_percentiles(store, own, viewer)["labels"]
+    assert all(item["percentile"] % 10 == 0 and item["sector_median"] % 5 == 0 for item in standing)
+
+
+def test_the_result_page_never_prints_a_peers_exact_scores(tmp_path, analysis):
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+    from service.auth import create_api_key
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", auth="keys")
+    settings.data_dir.mkdir(parents=True)
+    store = Store(settings.resolved_database_url())
+    store.create_schema()
+    key = create_api_key(store, "viewer")
+    rng = np.random.default_rng(3)
+    peers = []
+    for number, tenant in enumerate(["viewer", "one", "two", "three"]):
+        owner = store.tenant_id(tenant, create=True)
+        row, _ = store.get_or_create_report(f"{number:064d}", owner, sector="energy", shareable=True)
+        store.save_analysis(row.id, analysis, "all-MiniLM-L6-v2")
+        scores = _give_scores(store, row.id, rng)
+        peers.append((row.id, scores))
+    (own, _), others = peers[0], peers[1:]
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {key}"}) as client:
+        page = client.get(f"/reports/{own}")
+    assert page.status_code == 200 and page.text.count("Another organisation (shared anonymously)") >= 3
+    for _, scores in others:
+        for label in ("sdg_score", "dd_score"):
+            assert (
+                f"score {int(scores[label])}," not in page.text
+                and f"score {int(scores[label])}<" not in page.text
+            )
+
+
+def test_jobs_are_claimed_fairly_across_tenants(tmp_path):
+    """A tenant with a long queue takes turns with the others; with a cap it never holds every worker."""
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.create_schema()
+    busy, small = store.tenant_id("busy", create=True), store.tenant_id("small", create=True)
+    queue = [store.create_job(f"scan-{n}.pdf", tenant_id=busy) for n in range(3)]
+    late = store.create_job("two-pages.pdf", tenant_id=small)
+    first = store.claim_next_job("w")
+    assert first is not None and first.id == queue[0].id
+    store.update_job(first.id, status="done")
+    # the busy tenant was just served: the small job goes next, not the rest of the busy queue
+    assert store.claim_next_job("w").id == late.id  # type: ignore[union-attr]
+    # with one job per tenant at most, the busy tenant waits for its running job
+    store.create_job("another.pdf", tenant_id=small)
+    running = store.claim_next_job("w", max_running_per_tenant=1)
+    assert running is not None and running.id == queue[1].id
+    assert store.claim_next_job("w", max_running_per_tenant=1) is None

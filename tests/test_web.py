@@ -94,7 +94,7 @@ def test_page_image_marks_the_passage(engie_doc):
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("web") / "data", database_url=None, auth="local")
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -224,7 +224,7 @@ def test_interface_switches_to_dutch_and_remembers_it(client, report_id):
     assert '<html lang="nl">' in client.get("/").text  # the cookie keeps it
     english = client.get("/", params={"lang": "en"})
     assert '<html lang="en">' in english.text
-    fresh = TestClient(client.app)
+    fresh = TestClient(client.app, base_url="http://127.0.0.1")
     assert '<html lang="nl">' in fresh.get("/", headers={"Accept-Language": "nl-NL,nl;q=0.9"}).text
 
 

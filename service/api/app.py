@@ -9,25 +9,35 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from service import __version__
 from service.api import benchmarks, keys, reports, texts
 from service.api.deps import RequestRate
+from service.api.guards import RequestGuard
 from service.engine import GapLensService
 from service.errors import GapLensError, Unauthorized
 from service.logs import REQUEST_ID, request_id_from
 from service.settings import Settings, get_settings
 from service.web import pages
 
-API_PREFIXES = ("/v1", "/health", "/docs", "/redoc", "/openapi.json", "/static")
+API_PREFIXES = ("/v1", "/health", "/docs", "/openapi.json", "/static")
 access_log = logging.getLogger("gaplens.access")
+log = logging.getLogger("gaplens")
+# A validation error quotes at most this much of what was sent (a 20 MB field is not sent back).
+MAX_ERROR_CHARS = 300
+# Faults of the database or the disk: the service cannot do its work, so 503 rather than a bare 500.
+STORAGE_ERRORS = (SQLAlchemyError, OSError)
 
 # The pages load scripts, styles and images from this origin only; nothing may frame them.
 CONTENT_SECURITY_POLICY = (
@@ -41,8 +51,11 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-# FastAPI's interactive docs load Swagger UI and ReDoc with inline scripts from a CDN.
-DOCS_PATHS = ("/docs", "/redoc")
+# Swagger UI (served from this origin by the swagger-ui-bundle package) starts with an inline script.
+DOCS_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def is_page(request: Request) -> bool:
@@ -53,8 +66,8 @@ def is_page(request: Request) -> bool:
 def secure(response: Response, request: Request) -> None:
     """Security headers on every answer; reports are confidential, so nothing is cached by default."""
     response.headers.update(SECURITY_HEADERS)
-    if not request.url.path.startswith(DOCS_PATHS):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = DOCS_SECURITY_POLICY if request.url.path.startswith("/docs") else CONTENT_SECURITY_POLICY
+    response.headers.setdefault("Content-Security-Policy", policy)
     if not request.url.path.startswith("/static"):
         response.headers.setdefault("Cache-Control", "no-store")
     if request.url.scheme == "https":
@@ -81,8 +94,14 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
             "Every /v1 call needs `Authorization: Bearer <key>`."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.rate = RequestRate(settings.rate_limit)
+    app.state.failures = RequestRate(settings.failed_sign_in_rate)
+    app.add_middleware(
+        RequestGuard, local_mode=settings.auth == "local", upload_bytes=settings.max_upload_bytes
+    )
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -90,7 +109,10 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
         started = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # the last line of defence: still JSON, headers and a request id
+                response = unexpected_error(request, exc)
             status = response.status_code
             secure(response, request)
             response.headers["X-Request-ID"] = REQUEST_ID.get()
@@ -125,21 +147,28 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        kind, detail = http_error_text(exc)
         if is_page(request):
-            return pages.error_page(request, exc.status_code, "HTTPException", str(exc.detail))
-        return await http_exception_handler(request, exc)
+            return pages.error_page(request, exc.status_code, kind, detail)
+        return JSONResponse({"error": kind, "detail": detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         if is_page(request):
             detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
-            return pages.error_page(request, 422, "RequestValidationError", detail)
-        return await request_validation_exception_handler(request, exc)
+            return pages.error_page(request, 422, "RequestValidationError", detail[:MAX_ERROR_CHARS])
+        return JSONResponse({"error": "RequestValidationError", "detail": brief_errors(exc)}, 422)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    @app.get("/health", tags=["health"], response_model=None)
+    def health(request: Request) -> dict[str, str] | JSONResponse:
+        """Liveness that means it: the database answers and the data folder takes writes (else 503)."""
+        service: GapLensService = request.app.state.service
+        problems = service.health_problems()
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, 503)
         return {"status": "ok", "version": __version__}
 
+    add_docs(app)
     app.include_router(reports.router)
     app.include_router(texts.router)
     app.include_router(benchmarks.router)
@@ -147,3 +176,58 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
+
+
+def add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from this origin (swagger-ui-bundle's files): no CDN, works offline."""
+    assets = "/docs/assets"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="GapLens API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    app.mount(assets, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+
+def http_error_text(exc: HTTPException) -> tuple[str, str]:
+    """The error kind and a clear detail for Starlette's own HTTP errors (404 route, 413 body)."""
+    kind = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
+    if exc.status_code == 413:  # a body cut off as it streamed in (service/api/guards.py)
+        kind = "FileTooLarge"
+    return kind, str(exc.detail)
+
+
+def brief_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Validation errors without the input they refused (which may be megabytes) and cut to size."""
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))[:MAX_ERROR_CHARS], "type": e.get("type")}
+        for e in exc.errors()[:20]
+    ]
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response:
+    """An exception no handler took: logged in full here, told to the caller without internals."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if isinstance(exc, STORAGE_ERRORS):
+        status, kind, detail = (
+            503,
+            "StorageUnavailable",
+            "the store cannot be read or written; try again later",
+        )
+    else:
+        status, kind, detail = 500, "InternalError", "an internal error; the operator's log has the details"
+    detail = f"{detail} (request {REQUEST_ID.get()})"
+    if is_page(request):
+        return pages.error_page(request, status, kind, detail)
+    return JSONResponse({"error": kind, "detail": detail}, status)

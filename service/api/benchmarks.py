@@ -21,7 +21,8 @@ def list_sectors(service: ServiceDep, tenant: TenantDep) -> dict[str, Any]:
     return {"sectors": [{"sector": sector, "reports": n} for sector, n in counts.items()]}
 
 
-@router.get("/sectors/{sector}/benchmark", response_model=None)
+# {name:path}: sectors and companies may hold "/" ("oil/gas", "A/S"), which a plain parameter refuses.
+@router.get("/sectors/{sector:path}/benchmark", response_model=None)
 def get_sector_benchmark(
     service: ServiceDep,
     tenant: TenantDep,
@@ -41,7 +42,7 @@ def get_report_percentiles(service: ServiceDep, tenant: TenantDep, report_id: Re
     return report_percentiles(service.store, report_id, tenant.id)
 
 
-@router.get("/companies/{company}/history")
+@router.get("/companies/{company:path}/history")
 def get_company_history(service: ServiceDep, tenant: TenantDep, company: Name) -> dict[str, Any]:
     """A company's reports (yours) by year, with the change of the headline scores from year to year."""
     return company_history(service.store, company, tenant.id)

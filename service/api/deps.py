@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -12,7 +13,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from service.auth import LOCAL, Tenant, tenant_for_key
+from service.auth import LOCAL, Tenant, tenant_for_key, tenant_for_session
 from service.engine import GapLensService
 from service.errors import Forbidden, TooManyRequests, Unauthorized
 
@@ -23,8 +24,8 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
 OptionalReportId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this report")]
 OptionalPassageId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a passage id on this page")]
 
-# The web page keeps the key it logged in with in this cookie (HttpOnly, SameSite=Lax).
-KEY_COOKIE = "gaplens_key"
+# The web page keeps its sign-in in this cookie (a session token: HttpOnly, SameSite=Lax, Secure on HTTPS).
+SESSION_COOKIE = "gaplens_session"
 
 
 class RequestRate:
@@ -33,6 +34,11 @@ class RequestRate:
     def __init__(self, rate: str) -> None:
         self.item = parse(rate)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def refuse_if_spent(self, who: str) -> None:
+        """429 when ``who`` has used up the window already, without counting this request."""
+        if not self.limiter.test(self.item, who):
+            self.check(who)
 
     def check(self, who: str) -> None:
         if not self.limiter.hit(self.item, who):
@@ -62,18 +68,39 @@ ServiceDep = Annotated[GapLensService, Depends(get_service)]
 
 
 def presented_key(request: Request) -> str:
-    """The key in ``Authorization: Bearer``, else the web page's cookie; "" when there is none."""
+    """The key in ``Authorization: Bearer``; "" when there is none."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return request.cookies.get(KEY_COOKIE, "")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
+def client_address(request: Request) -> str:
+    """Who failed to sign in, for throttling: the client's address."""
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+def checked_credential(request: Request, service: GapLensService, lookup: Callable[[], Tenant]) -> Tenant:
+    """``lookup()``'s tenant; failed attempts are counted per address, and too many answer 429.
+
+    Keys are 256 random bits, so guessing is hopeless anyway; the throttle keeps a flood of bad keys
+    from costing the database a query each.
+    """
+    failures: RequestRate = request.app.state.failures
+    who = client_address(request)
+    failures.refuse_if_spent(who)
+    try:
+        return lookup()
+    except Unauthorized:
+        failures.check(who)
+        raise
 
 
 def get_tenant(request: Request, service: ServiceDep) -> Tenant:
-    """The calling tenant, from its API key (or the local tenant in local mode); counts the request."""
-    key = presented_key(request)
+    """The calling tenant, from its API key, the web page's session (or local mode); counts the request."""
+    key, session = presented_key(request), request.cookies.get(SESSION_COOKIE, "")
     if key:
-        tenant = tenant_for_key(service.store, key)
+        tenant = checked_credential(request, service, lambda: tenant_for_key(service.store, key))
+    elif session:
+        tenant = checked_credential(request, service, lambda: tenant_for_session(service.store, session))
     elif service.settings.auth == "local":
         tenant = LOCAL
     else:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
-from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
+from service.api.schemas import CleanText, EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
 from service.export import analysis_csv
@@ -23,8 +23,8 @@ async def upload_report(
     service: ServiceDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File(description="The report PDF")],
-    company: Annotated[str, Form(max_length=256)] = "",
-    sector: Annotated[str, Form(max_length=128)] = "",
+    company: Annotated[CleanText, Form(max_length=256)] = "",
+    sector: Annotated[CleanText, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[
         bool, Form(description="count it, anonymously, in other tenants' benchmarks")
@@ -112,8 +112,8 @@ def get_page_image(
     passage: OptionalPassageId = None,
 ) -> Response:
     """One page of the uploaded PDF as PNG, with a passage highlighted (uploaded PDFs only)."""
-    image = service.page_image(report_id, tenant, page, passage)
-    return Response(image.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    png = service.page_image(report_id, tenant, page, passage)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/reports/{report_id}/passages", response_model=list[PassageOut])

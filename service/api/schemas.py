@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+def clean_text(value: str) -> str:
+    """Refuse text that not every store keeps alike, once at the boundary for both databases.
+
+    PostgreSQL refuses NUL bytes (SQLite keeps them), and a lone surrogate is not UTF-8 at all: either
+    would fail deep inside a write (an orphaned file, a 500) instead of as a clear 422 here. NUL bytes
+    in paths and query strings are refused by service/api/guards.py.
+    """
+    if "\x00" in value:
+        raise ValueError("a NUL byte is not allowed in text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from None
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
 
 
 class JobOut(BaseModel):
@@ -49,7 +68,7 @@ class ReportPatch(BaseModel):
 class KeyIn(BaseModel):
     """A new API key for a tenant (made if new)."""
 
-    tenant: str = Field(min_length=1, max_length=128)
+    tenant: CleanText = Field(min_length=1, max_length=128)
     admin: bool = False
 
 
@@ -91,8 +110,8 @@ class EvidenceOut(BaseModel):
 class ClassifyItem(BaseModel):
     """One text to classify."""
 
-    id: str = Field(max_length=200)
-    text: str = Field(max_length=20000)
+    id: CleanText = Field(max_length=200)
+    text: CleanText = Field(max_length=20000)
 
 
 # Texts per request are capped in characters too: 1,000 texts of 20,000 characters would hold a

@@ -16,9 +16,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import KEY_COOKIE, MAX_ID, JobId, OptionalReportId, ReportId, ServiceDep, TenantDep
-from service.auth import Tenant, tenant_for_key
-from service.benchmark import benchmark_reports, benchmark_sectors, sector_benchmark
+from service.api.deps import (
+    MAX_ID,
+    SESSION_COOKIE,
+    JobId,
+    OptionalReportId,
+    ReportId,
+    ServiceDep,
+    TenantDep,
+    checked_credential,
+)
+from service.api.schemas import CleanText
+from service.auth import SESSION_HOURS, Tenant, end_session, start_session, tenant_for_key
+from service.benchmark import benchmark_reports, benchmark_sectors, coarse, sector_benchmark
 from service.engine import GapLensService, ReportMeta
 from service.errors import NotFound
 from service.evidence import Side
@@ -95,6 +105,18 @@ def report_title(report: ReportRow) -> str:
     return " ".join(p for p in parts if p)
 
 
+def peer_point(report: ReportRow, tenant: Tenant) -> dict[str, Any]:
+    """A sector peer on the profile quadrant: the tenant's own by name and score.
+
+    Another tenant's shared report has no name and its scores rounded (benchmark.coarse), so no page
+    shows a peer's exact scores.
+    """
+    columns = coverage_columns(report.result or {})
+    if report.tenant_id == tenant.id:
+        return {**columns, "title": report_title(report)}
+    return {"sdg_score": coarse(columns["sdg_score"]), "dd_score": coarse(columns["dd_score"]), "title": ""}
+
+
 def _label_key(key: str) -> tuple[Side, str]:
     """``sdg-13`` -> ("sdg", "13"); ``dd-3`` -> ("oecd_dd", "3")."""
     side, _, label = key.partition("-")
@@ -116,8 +138,8 @@ async def upload_form(
     service: ServiceDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File()],
-    company: Annotated[str, Form(max_length=256)] = "",
-    sector: Annotated[str, Form(max_length=128)] = "",
+    company: Annotated[CleanText, Form(max_length=256)] = "",
+    sector: Annotated[CleanText, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
@@ -156,9 +178,8 @@ def report_page(
     own = {**coverage_columns(analysis), "title": report_title(report)}
     peers = []
     if report.sector:
-        # Other tenants' shareable reports are dots without names: sharing allows aggregates only.
         peers = [
-            {**coverage_columns(r.result or {}), "title": report_title(r) if r.tenant_id == tenant.id else ""}
+            peer_point(r, tenant)
             for r in benchmark_reports(service.store, report.sector, tenant.id)
             if r.id != report.id
         ]
@@ -261,7 +282,7 @@ def compare_page(
             medians = {s.label: s.median for s in benchmark.labels}
             columns_b, title_b = medians, f"{first.sector} (median)"
         else:
-            if not b.isdigit() or int(b) > MAX_ID:
+            if not (b.isascii() and b.isdigit()) or int(b) > MAX_ID:
                 raise NotFound(f"compare with a report id or 'sector', not {b!r}")
             second = service.store.get_report(int(b), tenant.id)
             columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
@@ -280,7 +301,8 @@ def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HT
     return render(request, "sectors.html", {"sectors": benchmark_sectors(service.store, tenant.id)})
 
 
-@router.get("/sectors/{sector}", response_class=HTMLResponse)
+# {sector:path}: a sector may hold "/" ("oil/gas"); its links quote it only as a path (service/web/templates)
+@router.get("/sectors/{sector:path}", response_class=HTMLResponse)
 def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector: str) -> HTMLResponse:
     """Distributions per SDG and per step within one sector (box plots and the numbers).
 
@@ -314,22 +336,36 @@ def login_page(
 
 @router.post("/login")
 def login(
+    request: Request,
     service: ServiceDep,
     key: Annotated[str, Form(min_length=1, max_length=200)],
     next: Annotated[str, Form(max_length=512)] = "/",
 ) -> RedirectResponse:
-    """Check the key, then remember it in the cookie; a wrong key gets the error page (401)."""
-    tenant_for_key(service.store, key.strip())
+    """Check the key, then start a session; a wrong key gets the error page (401), too many of them 429.
+
+    The cookie holds the session's random token, not the key: signing out or its 8 hours ending
+    leaves nothing in the browser that still opens the tenant. Cross-site posts never get here
+    (service/api/guards.py), so another site cannot sign a visitor in to its own tenant.
+    """
+    tenant = checked_credential(request, service, lambda: tenant_for_key(service.store, key.strip()))
     response = RedirectResponse(_local_path(next), status_code=303)
-    response.set_cookie(KEY_COOKIE, key.strip(), max_age=30 * 24 * 3600, httponly=True, samesite="lax")
+    response.set_cookie(
+        SESSION_COOKIE,
+        start_session(service.store, tenant),
+        max_age=SESSION_HOURS * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
 @router.post("/logout")
-def logout() -> RedirectResponse:
-    """Forget the key in this browser."""
+def logout(request: Request, service: ServiceDep) -> RedirectResponse:
+    """End the session: its token names no one any more, and the cookie is dropped."""
+    end_session(service.store, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(KEY_COOKIE)
+    response.delete_cookie(SESSION_COOKIE)
     return response
 
 
