@@ -37,6 +37,12 @@ class Analysis:
     dd: list[LabelScores]
     report: GapReport
     timings: dict[str, float] = field(default_factory=dict)
+    # What the encoder read for each passage (the passage under its heading): its vector's cache key.
+    inputs: list[str] = field(default_factory=list)
+
+    def encoder_input(self, index: int) -> str:
+        """The text passage ``index`` was embedded as (its text, when no inputs were recorded)."""
+        return self.inputs[index] if self.inputs else self.passages[index].text
 
 
 @contextmanager
@@ -164,16 +170,13 @@ def analyze_documents(
     sdg: list[list[LabelScores]] = [[] for _ in documents]
     dd: list[list[LabelScores]] = [[] for _ in documents]
     main: list[np.ndarray] = [np.zeros((0, 0), np.float32) for _ in documents]
+    # The encoder reads each passage under its heading; cue words are looked for in the passage alone.
+    read = [[model_input(p.text, p.heading if settings.read_headings else "") for p in ps] for ps in passages]
     for language in sorted({d.language for d in documents}):
         members = [i for i, d in enumerate(documents) if d.language == language]
         texts = [p.text for i in members for p in passages[i]]
         ids = [p.id for i in members for p in passages[i]]
-        # The encoder reads each passage under its heading; cue words are looked for in the passage alone.
-        inputs = [
-            model_input(p.text, p.heading if settings.read_headings else "")
-            for i in members
-            for p in passages[i]
-        ]
+        inputs = [text for i in members for text in read[i]]
         with _timed(shared, "embedding", progress):
             vectors = embed_for_classification(
                 inputs, language, settings, cache, _within("embedding", progress)
@@ -193,7 +196,7 @@ def analyze_documents(
         timings = {stage: round(seconds * share, 3) for stage, seconds in shared.items()}
         with _timed(timings, "scoring", progress):
             report = gap_report(document, passages[i], sdg[i], dd[i], settings)
-        analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings))
+        analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings, read[i]))
     if progress:
         progress("done", 1.0)
     return analyses

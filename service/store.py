@@ -654,11 +654,11 @@ class Store:
                     end=p.end,
                     heading=p.heading,
                     text=p.text,
-                    embedding_key=embedding_key(model, p.text, scope),
+                    embedding_key=embedding_key(model, analysis.encoder_input(n), scope),
                     sdg=_scores_json(sdg),
                     dd=_scores_json(dd),
                 )
-                for p, sdg, dd in zip(analysis.passages, analysis.sdg, analysis.dd, strict=True)
+                for n, (p, sdg, dd) in enumerate(zip(analysis.passages, analysis.sdg, analysis.dd, strict=True))
             ]
             s.add_all(rows)
             report.status = "done"

@@ -132,6 +132,7 @@ def test_a_sentence_its_passage_and_its_page_agree(shell_page, text, goal, step)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
     """`gaplens train tuned` on 2 cores (English side), scored on the locked test split's passages."""
     from classifiers.linear import LinearClassifier
