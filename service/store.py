@@ -658,7 +658,9 @@ class Store:
                     sdg=_scores_json(sdg),
                     dd=_scores_json(dd),
                 )
-                for n, (p, sdg, dd) in enumerate(zip(analysis.passages, analysis.sdg, analysis.dd, strict=True))
+                for n, (p, sdg, dd) in enumerate(
+                    zip(analysis.passages, analysis.sdg, analysis.dd, strict=True)
+                )
             ]
             s.add_all(rows)
             report.status = "done"
