@@ -30,7 +30,7 @@ CONFIGS = {
     "batch-2-torch": {"workers": 2, "runtime": "torch"},
     "batch-1-onnx": {"workers": 1, "runtime": "onnx"},
     "batch-2-onnx": {"workers": 2, "runtime": "onnx"},
-    "batch-2-int8": {"workers": 2, "runtime": "torch", "encoder": "all-MiniLM-L6-v2-int8"},
+    "batch-2-int8": {"workers": 2, "runtime": "torch", "encoder": "gaplens-minilm-int8"},
 }
 
 
@@ -68,8 +68,8 @@ def run_config(name: str, reports: int, data_dir: Path) -> dict[str, float]:
 def prepare_exports() -> None:
     from service.models import get_encoder
 
-    get_encoder("all-MiniLM-L6-v2", "onnx")
-    get_encoder("all-MiniLM-L6-v2-int8")
+    get_encoder("gaplens-minilm", "onnx")
+    get_encoder("gaplens-minilm-int8")
 
 
 def main() -> None:
