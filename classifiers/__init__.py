@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifiers.base import Classifier
-from classifiers.linear import TUNED_DIR, LinearClassifier, cue_matcher, explicit_goals
+from classifiers.linear import MODELS_DIR, TUNED_DIR, LinearClassifier, cue_matcher, explicit_goals
 from classifiers.zero_shot import SimilarityClassifier
 from service.errors import UnknownName
 from service.frameworks import load_framework
@@ -31,21 +31,20 @@ def _zero_shot(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
     return SimilarityClassifier(framework, model, center=center, scale=scale, top_k=2)
 
 
-def _trained(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
-    framework = load_framework(framework_id, corpora_dir)
-    named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
-    return LinearClassifier(framework, model, named_labels=named)
+def _heads_in(models_dir: Path) -> Callable[[str, Path, str], Classifier]:
+    """A builder of the linear heads in ``models_dir``: both releases read heads the same way."""
 
+    def build(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
+        framework = load_framework(framework_id, corpora_dir)
+        named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
+        return LinearClassifier(framework, model, models_dir=models_dir, named_labels=named)
 
-def _tuned(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
-    framework = load_framework(framework_id, corpora_dir)
-    named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
-    return LinearClassifier(framework, model, models_dir=TUNED_DIR, named_labels=named)
+    return build
 
 
 CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {
-    "tuned": _tuned,
-    "trained": _trained,
+    "tuned": _heads_in(TUNED_DIR),
+    "trained": _heads_in(MODELS_DIR),
     "zero-shot": _zero_shot,
 }
 _loaded: dict[tuple[str, str, Path, str], Classifier] = {}

@@ -49,6 +49,10 @@ class LabelledText:
     evidence_type: str = ""
     negative: str = ""
 
+    def labels_of(self, framework_id: str) -> tuple[int, ...] | None:
+        """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
+        return self.sdgs if framework_id == "sdg" else self.steps
+
 
 def length_bucket(text: str) -> str:
     """``short`` (a sentence or two) or ``passage``: the decision thresholds differ between them."""
@@ -208,8 +212,6 @@ def select(
 ) -> list[LabelledText]:
     """The texts of one split (and language), labelled for ``framework`` ("sdg" / "oecd_dd") if given."""
     chosen = [t for t in texts if t.split == split and (lang is None or t.lang == lang)]
-    if framework == "sdg":
-        chosen = [t for t in chosen if t.sdgs is not None]
-    elif framework == "oecd_dd":
-        chosen = [t for t in chosen if t.steps is not None]
+    if framework is not None:
+        chosen = [t for t in chosen if t.labels_of(framework) is not None]
     return chosen

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def truth_matrix(texts: Sequence[LabelledText], framework: Framework) -> np.ndar
     """(texts x labels) booleans of one framework's labels."""
     y = np.zeros((len(texts), len(framework.labels)), dtype=bool)
     for i, t in enumerate(texts):
-        for label in (t.sdgs if framework.id == "sdg" else t.steps) or ():
+        for label in t.labels_of(framework.id) or ():
             y[i, label - 1] = True
     return y
 
@@ -53,6 +54,7 @@ def inputs(texts: Sequence[LabelledText], with_heading: bool) -> list[str]:
 
 def write_heads(
     framework: Framework,
+    name: str,
     encoder: str,
     weights: np.ndarray,
     bias: np.ndarray,
@@ -62,14 +64,18 @@ def write_heads(
     facts: dict,
     with_heading: bool,
 ) -> dict:
-    """One framework's classifier files: heads, dev-chosen thresholds per length bucket, part vectors."""
-    keep = [i for i, t in enumerate(dev) if (t.sdgs if framework.id == "sdg" else t.steps) is not None]
+    """One framework's classifier files: heads, dev-chosen thresholds per length bucket, part vectors.
+
+    ``name`` is the encoder name the service looks the heads up by; ``encoder`` is what encodes the part
+    texts now (while training, the tuned encoder's folder).
+    """
+    keep = [i for i, t in enumerate(dev) if t.labels_of(framework.id) is not None]
     dev, x = [dev[i] for i in keep], dev_vectors[keep]
     probs = 1.0 / (1.0 + np.exp(-(x @ weights.T + bias)))
     thresholds = bucket_thresholds(probs, truth_matrix(dev, framework), [t.text for t in dev])
     part_ids, part_texts = part_anchors(framework)
     n = len(framework.labels)
-    arrays_path, meta_path = model_files(framework.id, encoder, models_dir)
+    arrays_path, meta_path = model_files(framework.id, name, models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         arrays_path,
@@ -83,7 +89,7 @@ def write_heads(
     )
     meta = {
         "framework": framework.id,
-        "encoder": encoder,
+        "encoder": name,
         "labels": list(framework.label_ids),
         "top1_floor": None,
         "max_labels": MAX_LABELS[framework.id],
@@ -134,6 +140,7 @@ def train_tuned(
     for framework, key in ((sdg, "sdg"), (dd, "dd")):
         written[f"{framework.id}-{TUNED_ENCODER}"] = write_heads(
             framework,
+            TUNED_ENCODER,
             str(encoder_dir),
             heads[f"{key}_weights"],
             heads[f"{key}_bias"],
@@ -143,28 +150,12 @@ def train_tuned(
             {"training": facts},
             config.with_heading,
         )
-        _rename_heads(framework.id, str(encoder_dir), TUNED_ENCODER, models_dir)
     if multilingual:
         written.update(
             train_multilingual(texts, sdg, dd, models_dir, exclude_reports, config.with_heading, log)
         )
     log(f"tuned release written to {models_dir} in {time.perf_counter() - started:.0f} s")
     return written
-
-
-def _rename_heads(framework_id: str, encoder_path: str, name: str, models_dir: Path) -> None:
-    """Heads are written under the encoder folder's path while training; the service looks them up by name."""
-    for old, new in zip(
-        model_files(framework_id, encoder_path, models_dir),
-        model_files(framework_id, name, models_dir),
-        strict=True,
-    ):
-        if old != new:
-            old.replace(new)
-    meta_path = model_files(framework_id, name, models_dir)[1]
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["encoder"] = name
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 def train_multilingual(
@@ -195,12 +186,17 @@ def train_multilingual(
     dev_vectors = encode(inputs(dev, with_heading), MULTILINGUAL)
     written = {}
     for framework in (sdg, dd):
-        keep = [i for i, t in enumerate(pool) if (t.sdgs if framework.id == "sdg" else t.steps) is not None]
+        keep = [i for i, t in enumerate(pool) if t.labels_of(framework.id) is not None]
         rows = [pool[i] for i in keep]
         weights, bias = fit_heads(vectors[keep], truth_matrix(rows, framework).astype(np.int8), C)
-        facts = {"examples": len(rows), "examples_by_language": _count(t.lang for t in rows), "C": C}
+        facts = {
+            "examples": len(rows),
+            "examples_by_language": dict(sorted(Counter(t.lang for t in rows).items())),
+            "C": C,
+        }
         written[f"{framework.id}-{MULTILINGUAL}"] = write_heads(
             framework,
+            MULTILINGUAL,
             MULTILINGUAL,
             weights,
             bias,
@@ -211,10 +207,3 @@ def train_multilingual(
             with_heading,
         )
     return written
-
-
-def _count(values: object) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:  # type: ignore[attr-defined]
-        counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))

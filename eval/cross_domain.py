@@ -26,7 +26,10 @@ from service.settings import REPO_ROOT, Settings
 
 
 def scores(folder: Path, rows: list[LabelledText], settings: Settings) -> tuple[float, float]:
-    """(SDG micro-F1, OECD macro-F1) of the heads in ``folder`` on ``rows``."""
+    """(SDG micro-F1, OECD macro-F1) of the tuned release in ``folder`` on ``rows``, read with headings.
+
+    Also the retrain test's measure (tests/test_tuned_classifier.py).
+    """
     vectors = encode([model_input(t.text, t.heading) for t in rows], str(folder / TUNED_ENCODER))
     out = []
     for framework_id, n in (("sdg", 17), ("oecd_dd", 6)):
@@ -36,7 +39,7 @@ def scores(folder: Path, rows: list[LabelledText], settings: Settings) -> tuple[
         predicted = matrix(
             [r.labels for r in clf.predict(vectors, [t.id for t in rows], [t.text for t in rows])], n
         )
-        truth = matrix([(t.sdgs if framework_id == "sdg" else t.steps) or () for t in rows], n)
+        truth = matrix([t.labels_of(framework_id) or () for t in rows], n)
         out.append(f1(predicted, truth)[2] if framework_id == "sdg" else macro_f1(predicted, truth)[0])
     return out[0], out[1]
 

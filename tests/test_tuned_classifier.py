@@ -135,29 +135,15 @@ def test_a_sentence_its_passage_and_its_page_agree(shell_page, text, goal, step)
 @pytest.mark.timeout(2400)
 def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
     """`gaplens train tuned` on 2 cores (English side), scored on the locked test split's passages."""
-    from classifiers.linear import LinearClassifier
     from classifiers.tuned_training import train_tuned
-    from eval.eval_v2 import f1, macro_f1, matrix
-    from service.embed import encode
-    from service.frameworks import load_framework
-    from service.segment import model_input
+    from eval.cross_domain import scores as passage_scores
 
     train_tuned(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data", tmp_path, multilingual=False)
     texts = all_labelled(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data")
     test = [t for t in select(texts, "test", lang="en") if t.granularity == "passage"]
-    inputs = [model_input(t.text, t.heading) for t in test]
-    scores = {}
-    for name, folder in (("shipped", TUNED_DIR), ("retrained", tmp_path)):
-        vectors = encode(inputs, str(folder / TUNED_ENCODER))
-        result = []
-        for framework_id, n in (("sdg", 17), ("oecd_dd", 6)):
-            framework = load_framework(framework_id, S.corpora_dir)
-            clf = LinearClassifier(framework, TUNED_ENCODER, models_dir=folder)
-            predicted = matrix(
-                [r.labels for r in clf.predict(vectors, [t.id for t in test], [t.text for t in test])], n
-            )
-            truth = matrix([(t.sdgs if framework_id == "sdg" else t.steps) or () for t in test], n)
-            result.append(f1(predicted, truth)[2] if framework_id == "sdg" else macro_f1(predicted, truth)[0])
-        scores[name] = result
+    scores = {
+        name: passage_scores(folder, test, S)
+        for name, folder in (("shipped", TUNED_DIR), ("retrained", tmp_path))
+    }
     assert abs(scores["retrained"][0] - scores["shipped"][0]) < 0.03, scores
     assert abs(scores["retrained"][1] - scores["shipped"][1]) < 0.04, scores
