@@ -24,7 +24,8 @@ from typing import Any
 from service.embed import EmbeddingCache, MemoryCache, embedding_key
 from service.errors import BadInput, BadManifest
 from service.ingest import document_from_file
-from service.pipeline import Analysis, analyze_documents, with_timings
+from service.pipeline import analyze_documents, with_timings
+from service.records import Analysis
 from service.settings import Settings
 from service.store import LOCAL_TENANT, Store
 

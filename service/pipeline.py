@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from classifiers import get_classifier
 from service.embed import EmbeddingCache, embed_texts
 from service.ingest import detect_language, document_from_pdf
-from service.records import Document, GapReport, LabelScores, Passage
+from service.records import Analysis, Document, LabelScores
 from service.scoring import gap_report
 from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
@@ -24,25 +24,6 @@ from service.settings import Settings
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.
 Progress = Callable[[str, float], None]
 STAGES = ("parsing", "segmenting", "embedding", "classifying", "scoring")
-
-
-@dataclass
-class Analysis:
-    """Everything one run produced; the store keeps passages and scores, the API shows the report."""
-
-    document: Document
-    passages: list[Passage]
-    vectors: np.ndarray
-    sdg: list[LabelScores]
-    dd: list[LabelScores]
-    report: GapReport
-    timings: dict[str, float] = field(default_factory=dict)
-    # What the encoder read for each passage (the passage under its heading): its vector's cache key.
-    inputs: list[str] = field(default_factory=list)
-
-    def encoder_input(self, index: int) -> str:
-        """The text passage ``index`` was embedded as (its text, when no inputs were recorded)."""
-        return self.inputs[index] if self.inputs else self.passages[index].text
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 PDF bytes -> Document(pages) -> Passages -> embeddings -> LabelScores -> Coverage -> GapReport.
 Beside Coverage, the rubric stages make IndicatorResult (due diligence), GoalLadder (SDGs),
-NegativeEvidence and RegulatoryView records, all carried by the GapReport.
+NegativeEvidence and RegulatoryView records, all carried by the GapReport; Analysis holds one run's outputs.
 Each stage is a function from these plain dataclasses to the next ones; nothing here does work.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
 Decision = Literal["met", "partly", "not_met"]
@@ -231,3 +233,22 @@ class GapReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (tuples become lists)."""
         return asdict(self)
+
+
+@dataclass
+class Analysis:
+    """Everything one run produced; the store keeps passages and scores, the API shows the report."""
+
+    document: Document
+    passages: list[Passage]
+    vectors: np.ndarray
+    sdg: list[LabelScores]
+    dd: list[LabelScores]
+    report: GapReport
+    timings: dict[str, float] = field(default_factory=dict)
+    # What the encoder read for each passage (the passage under its heading): its vector's cache key.
+    inputs: list[str] = field(default_factory=list)
+
+    def encoder_input(self, index: int) -> str:
+        """The text passage ``index`` was embedded as (its text, when no inputs were recorded)."""
+        return self.inputs[index] if self.inputs else self.passages[index].text

@@ -44,7 +44,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from service.embed import embedding_key
 from service.errors import NotFound, StoreInUse
-from service.pipeline import Analysis
+from service.records import Analysis
 
 JOB_STATES = ("queued", "running", "done", "failed")
 UNFINISHED = ("queued", "running")
