@@ -27,8 +27,8 @@ from service.api.deps import (
     checked_credential,
 )
 from service.api.schemas import CleanText
-from service.auth import SESSION_HOURS, Tenant, end_session, start_session, tenant_for_key
-from service.benchmark import benchmark_reports, benchmark_sectors, coarse, sector_benchmark
+from service.auth import SESSION_HOURS, Tenant
+from service.benchmark import coarse
 from service.engine import GapLensService, ReportMeta
 from service.errors import NotFound
 from service.evidence import Side
@@ -127,7 +127,7 @@ def _label_key(key: str) -> tuple[Side, str]:
 def upload_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
     """The upload form and the list of the tenant's reports."""
     context = {
-        "reports": service.store.list_reports(tenant.id)[:100],
+        "reports": service.reports(tenant)[:100],
         "max_mb": service.settings.max_upload_bytes // (1024 * 1024),
     }
     return render(request, "upload.html", context)
@@ -155,7 +155,7 @@ async def upload_form(
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, service: ServiceDep, tenant: TenantDep, job_id: JobId) -> HTMLResponse:
     """Live progress through the pipeline's stages; the page moves on to the result when done."""
-    job = service.store.get_job(job_id, tenant.id)
+    job = service.job(job_id, tenant)
     return render(request, "job.html", {"job": job, "stages": STAGES})
 
 
@@ -169,7 +169,7 @@ def report_page(
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
-    report = service.store.get_report(report_id, tenant.id)
+    report = service.report(report_id, tenant)
     analysis = service.analysis(report_id, tenant)
     language = request_language(request)
     sdg = load_framework("sdg", service.settings.corpora_dir)
@@ -179,9 +179,7 @@ def report_page(
     peers = []
     if report.sector:
         peers = [
-            peer_point(r, tenant)
-            for r in benchmark_reports(service.store, report.sector, tenant.id)
-            if r.id != report.id
+            peer_point(r, tenant) for r in service.sector_reports(report.sector, tenant) if r.id != report.id
         ]
     profile = load_profiles(service.settings.corpora_dir)[analysis["profile"]]
     context = {
@@ -249,7 +247,7 @@ def evidence_fragment(
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """The evidence list alone, for the result page's script to swap in without a reload."""
-    report = service.store.get_report(report_id, tenant.id)
+    report = service.report(report_id, tenant)
     analysis = service.analysis(report_id, tenant)
     language = request_language(request)
     names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
@@ -270,21 +268,21 @@ def compare_page(
     b: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Two reports side by side, or a report against the median of its sector."""
-    done = service.store.done_reports(tenant_id=tenant.id)
+    done = service.done_reports(tenant)
     context: dict[str, Any] = {"reports": done, "a": a, "b": b, "rows": [], "title_a": "", "title_b": ""}
     if a is not None and b:
-        first = service.store.get_report(a, tenant.id)
+        first = service.report(a, tenant)
         columns_a = coverage_columns(service.analysis(a, tenant))
         if b == "sector":
             if not first.sector:
                 raise NotFound(f"report {a} has no sector; compare it with another report instead")
-            benchmark = sector_benchmark(service.store, first.sector, tenant.id)
+            benchmark = service.sector_benchmark(first.sector, tenant)
             medians = {s.label: s.median for s in benchmark.labels}
             columns_b, title_b = medians, f"{first.sector} (median)"
         else:
             if not (b.isascii() and b.isdigit()) or int(b) > MAX_ID:
                 raise NotFound(f"compare with a report id or 'sector', not {b!r}")
-            second = service.store.get_report(int(b), tenant.id)
+            second = service.report(int(b), tenant)
             columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
         names = column_names(service, request_language(request))
         context |= {
@@ -298,7 +296,7 @@ def compare_page(
 @router.get("/sectors", response_class=HTMLResponse)
 def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
     """Sectors with analysed reports (the tenant's and those others made shareable)."""
-    return render(request, "sectors.html", {"sectors": benchmark_sectors(service.store, tenant.id)})
+    return render(request, "sectors.html", {"sectors": service.sectors(tenant)})
 
 
 # {sector:path}: a sector may hold "/" ("oil/gas"); its links quote it only as a path (service/web/templates)
@@ -308,9 +306,9 @@ def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector
 
     The distributions count other tenants' shareable reports; the list names the tenant's own only.
     """
-    benchmark = sector_benchmark(service.store, sector, tenant.id)
+    benchmark = service.sector_benchmark(sector, tenant)
     names = column_names(service, request_language(request))
-    reports = service.store.done_reports(sector=sector, tenant_id=tenant.id)
+    reports = service.done_reports(tenant, sector)
     return render(request, "sector.html", {"benchmark": benchmark, "names": names, "reports": reports})
 
 
@@ -347,11 +345,11 @@ def login(
     leaves nothing in the browser that still opens the tenant. Cross-site posts never get here
     (service/api/guards.py), so another site cannot sign a visitor in to its own tenant.
     """
-    tenant = checked_credential(request, service, lambda: tenant_for_key(service.store, key.strip()))
+    tenant = checked_credential(request, service, lambda: service.tenant_for_key(key.strip()))
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        start_session(service.store, tenant),
+        service.start_session(tenant),
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
@@ -363,7 +361,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, service: ServiceDep) -> RedirectResponse:
     """End the session: its token names no one any more, and the cookie is dropped."""
-    end_session(service.store, request.cookies.get(SESSION_COOKIE, ""))
+    service.end_session(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
