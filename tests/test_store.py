@@ -300,3 +300,25 @@ def test_jobs_are_claimed_fairly_across_tenants(tmp_path):
     running = every.claim_next_job("w", max_running_per_tenant=1)
     assert running is not None and running.id == queue[1].id
     assert every.claim_next_job("w", max_running_per_tenant=1) is None
+
+
+def test_readers_take_the_evidence_type_stored_with_the_passage(tmp_path, analysis):
+    """Export and the evidence browser read the type saved with each passage; they never decide it again."""
+    from service.evidence import label_evidence
+    from service.export import _passage_rows
+
+    store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
+    local = store.for_tenant(LOCAL_TENANT_ID)
+    report, _ = local.get_or_create_report("e" * 64)
+    # a type the rules would not give most of these texts: readers that decide again would disagree
+    stored = ["mention"] * len(analysis.passages)
+    local.save_analysis(report.id, analysis, "all-MiniLM-L6-v2", stored)
+    assert types_of(analysis) != stored
+    report = local.get_report(report.id)
+    assert [row["evidence_type"] for row in _passage_rows(local, report)] == stored
+    rows = local.passages(report.id, 0, None)
+    label = next(label for row in rows for label in row.sdg["labels"])
+    assert {item.evidence_type for item in label_evidence(rows, "sdg", label, "", 50)} == {"mention"}
+    with pytest.raises(ValueError):  # one type per passage, no more and no fewer
+        local.save_analysis(report.id, analysis, "all-MiniLM-L6-v2", stored[:-1])
+    assert len(local.passages(report.id, 0, None)) == len(stored)  # the failed save changed nothing

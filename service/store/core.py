@@ -58,7 +58,12 @@ class Store(KeyQueries, VectorCache):
         store = cls(settings.resolved_database_url())
         if serving:
             store.hold_for_serving()
-        store.upgrade(settings.corpora_dir)
+        try:
+            store.upgrade(settings.corpora_dir)
+        except BaseException:
+            if serving:
+                store.release_serving()
+            raise
         return store
 
     @property
