@@ -30,7 +30,7 @@ from service.index import PassageIndex
 from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
-from service.pipeline import analyze_pdf, classify_texts
+from service.pipeline import analyze_pdf, classify_texts, load_models
 from service.records import LabelScores
 from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
@@ -153,6 +153,7 @@ class GapLensService:
         CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
+        load_models(self.settings)  # and the classifiers, rather than in the first upload's job
         self._resume = resume
         self._requeue_abandoned()
         self._heartbeat = threading.Thread(target=self._beat, name="gaplens-heartbeat", daemon=True)

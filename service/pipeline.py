@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -16,9 +17,10 @@ import numpy as np
 from classifiers import get_classifier
 from service.embed import EmbeddingCache, embed_texts
 from service.ingest import detect_language, document_from_page_texts, document_from_pdf
-from service.records import Analysis, Document, LabelScores
-from service.scoring import gap_report
-from service.segment import chunks_of_text, model_input, passages_from_document
+from service.models import get_encoder
+from service.records import Analysis, Document, LabelScores, Passage
+from service.scoring import TextReadings, gap_report, text_readings
+from service.segment import chunks_of_text, model_input, passages_from_document, sentencizer
 from service.settings import Settings
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.
@@ -42,6 +44,19 @@ def _within(stage: str, progress: Progress | None) -> Callable[[float], None] | 
         return None
     start = STAGES.index(stage)
     return lambda fraction: progress(stage, (start + fraction) / len(STAGES))
+
+
+def load_models(settings: Settings, language: str = "en") -> None:
+    """Load what reading a report in ``language`` needs (encoders, both classifiers, the sentencizer).
+
+    A server calls it at start, so its first upload is not the one that pays the loading.
+    """
+    for framework_id, name in (("sdg", settings.sdg_classifier), ("oecd_dd", settings.dd_classifier)):
+        model = settings.classifier_encoder(framework_id, language)
+        get_encoder(model, settings.encoder_runtime)
+        get_classifier(framework_id, name, settings.corpora_dir, model)
+    get_encoder(settings.embedding_model, settings.encoder_runtime)
+    sentencizer(language)
 
 
 def classify_vectors(
@@ -148,6 +163,23 @@ def analyze_documents(
     shared: dict[str, float] = {}
     with _timed(shared, "segmenting", progress):
         passages = [passages_from_document(d, settings.max_passage_words) for d in documents]
+    # The rules' readings of the words need no model: they are made while the encoder runs (it leaves
+    # the interpreter free), off the critical path.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaplens-tags") as pool:
+        readings = [pool.submit(text_readings, ps, settings.corpora_dir) for ps in passages]
+        return _embed_classify_score(documents, passages, readings, shared, settings, cache, progress)
+
+
+def _embed_classify_score(
+    documents: Sequence[Document],
+    passages: list[list[Passage]],
+    readings: list[Future[TextReadings]],
+    shared: dict[str, float],
+    settings: Settings,
+    cache: EmbeddingCache | None,
+    progress: Progress | None,
+) -> list[Analysis]:
+    """The model stages per language, then each report's scoring with its text readings."""
     sdg: list[list[LabelScores]] = [[] for _ in documents]
     dd: list[list[LabelScores]] = [[] for _ in documents]
     main: list[np.ndarray] = [np.zeros((0, 0), np.float32) for _ in documents]
@@ -176,7 +208,7 @@ def analyze_documents(
         share = len(passages[i]) / total_passages if len(documents) > 1 else 1.0
         timings = {stage: round(seconds * share, 3) for stage, seconds in shared.items()}
         with _timed(timings, "scoring", progress):
-            report = gap_report(document, passages[i], sdg[i], dd[i], settings)
+            report = gap_report(document, passages[i], sdg[i], dd[i], settings, readings[i].result())
         analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings, read[i]))
     if progress:
         progress("done", 1.0)

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where `gaplens analyze` looks for a running server to hand the PDF to: empty means this machine's
+    # host:port; "none" means never (always read in the CLI's own process). api_key is sent to it.
+    server_url: str = ""
+    api_key: str = ""
 
     def classifier_encoder(self, framework_id: str, language: str) -> str:
         """The encoder whose vectors a framework's classifier ("sdg", "oecd_dd") reads for ``language``."""
@@ -90,6 +94,12 @@ class Settings(BaseSettings):
         wanted = CLASSIFIER_ENCODERS.get(classifier, self.embedding_model)
         # The main encoder serves when it is that encoder or a faster copy of it: one pass per passage.
         return self.embedding_model if head_of(self.embedding_model) == wanted else wanted
+
+    def analyze_server_url(self) -> str:
+        """The server `gaplens analyze` tries first; "" when it must read the report itself."""
+        if self.server_url.lower() == "none":
+            return ""
+        return (self.server_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def pdf_limits(self) -> PdfLimits:
         """What reading one PDF may cost, with OCR when it is switched on."""
