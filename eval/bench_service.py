@@ -4,7 +4,8 @@ Run: .venv/bin/python eval/bench_service.py [--runs 2] [--pdf PATH ...]
 
 - **service**: the server is started once (models load at start, before it answers /health); each PDF is
   uploaded with POST /v1/reports and the clock stops when GET /v1/jobs/{id} says done (polled every
-  50 ms). Every upload is a new report: each run uses a fresh data folder, so no vector is cached.
+  0.2 s, as `gaplens analyze` polls). Every upload is a new report: each run uses a fresh data folder
+  and server, so no vector is cached.
 - **cli**: `gaplens analyze PDF --out result.json` in a new process with an empty data folder: start-up,
   model load, the analysis and writing the JSON, as a user waits for it.
 Prints seconds per report, pages/s, the CLI / service ratio, and each against its target (issue 18:
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from eval.server import GAPLENS, GapLensServer, make_key
+from service.client import POLL_SECONDS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "reports"
 # (PDF, target seconds): the Shell report, a bank's annual report, and a ~220-page report.
@@ -58,7 +60,7 @@ def through_service(pdf: Path, runs: int, work: Path) -> tuple[float, dict]:
                 job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=headers, timeout=30).json()
                 if job["status"] in ("done", "failed"):
                     break
-                time.sleep(0.05)
+                time.sleep(POLL_SECONDS)
             seconds.append(time.perf_counter() - start)
             if job["status"] != "done":
                 raise RuntimeError(f"{pdf.name}: {job['error']}")

@@ -16,7 +16,8 @@ import httpx
 
 from service.errors import GapLensError
 
-POLL_SECONDS = 0.05
+# Often enough that the wait ends soon after the job; rarely enough not to slow the server reading it.
+POLL_SECONDS = 0.2
 
 
 class ServerRefused(GapLensError):

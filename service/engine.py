@@ -153,7 +153,7 @@ class GapLensService:
         CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
-        load_models(self.settings)  # and the classifiers, rather than in the first upload's job
+        load_models(self.settings)  # and everything else a job reads, rather than in the first job
         self._resume = resume
         self._requeue_abandoned()
         self._heartbeat = threading.Thread(target=self._beat, name="gaplens-heartbeat", daemon=True)

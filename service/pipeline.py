@@ -17,10 +17,9 @@ import numpy as np
 from classifiers import get_classifier
 from service.embed import EmbeddingCache, embed_texts
 from service.ingest import detect_language, document_from_page_texts, document_from_pdf
-from service.models import get_encoder
-from service.records import Analysis, Document, LabelScores, Passage
+from service.records import Analysis, Document, LabelScores, Page, Passage
 from service.scoring import TextReadings, gap_report, text_readings
-from service.segment import chunks_of_text, model_input, passages_from_document, sentencizer
+from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.
@@ -46,17 +45,21 @@ def _within(stage: str, progress: Progress | None) -> Callable[[float], None] | 
     return lambda fraction: progress(stage, (start + fraction) / len(STAGES))
 
 
-def load_models(settings: Settings, language: str = "en") -> None:
-    """Load what reading a report in ``language`` needs (encoders, both classifiers, the sentencizer).
+# A page that touches every stage (goals, steps, evidence types, tags), read once when a server starts.
+_WARM_UP = (
+    "Warm-up\nWe cut greenhouse gas emissions by 10% in 2023. Our human rights policy commits us to audit "
+    "suppliers for forced labour, and workers can raise grievances through our hotline."
+)
 
-    A server calls it at start, so its first upload is not the one that pays the loading.
+
+def load_models(settings: Settings, language: str = "en") -> None:
+    """Load everything reading a report needs: encoders, classifiers, the sentencizer, the rules files.
+
+    A server calls it at start (by analysing one short page), so its first upload is not the one that
+    pays for loading them.
     """
-    for framework_id, name in (("sdg", settings.sdg_classifier), ("oecd_dd", settings.dd_classifier)):
-        model = settings.classifier_encoder(framework_id, language)
-        get_encoder(model, settings.encoder_runtime)
-        get_classifier(framework_id, name, settings.corpora_dir, model)
-    get_encoder(settings.embedding_model, settings.encoder_runtime)
-    sentencizer(language)
+    page = Page(number=1, text=_WARM_UP)
+    analyze_document(Document("warm-up", (page,), language, "warm-up", "warm-up", 1), settings)
 
 
 def classify_vectors(
