@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -15,9 +16,9 @@ import numpy as np
 
 from classifiers import get_classifier
 from service.embed import EmbeddingCache, embed_texts
-from service.ingest import detect_language, document_from_pdf
-from service.records import Analysis, Document, LabelScores
-from service.scoring import gap_report
+from service.ingest import detect_language, document_from_page_texts, document_from_pdf
+from service.records import Analysis, Document, LabelScores, Page, Passage
+from service.scoring import TextReadings, gap_report, text_readings
 from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
 
@@ -42,6 +43,23 @@ def _within(stage: str, progress: Progress | None) -> Callable[[float], None] | 
         return None
     start = STAGES.index(stage)
     return lambda fraction: progress(stage, (start + fraction) / len(STAGES))
+
+
+# A page that touches every stage (goals, steps, evidence types, tags), read once when a server starts.
+_WARM_UP = (
+    "Warm-up\nWe cut greenhouse gas emissions by 10% in 2023. Our human rights policy commits us to audit "
+    "suppliers for forced labour, and workers can raise grievances through our hotline."
+)
+
+
+def load_models(settings: Settings, language: str = "en") -> None:
+    """Load everything reading a report needs: encoders, classifiers, the sentencizer, the rules files.
+
+    A server calls it at start (by analysing one short page), so its first upload is not the one that
+    pays for loading them.
+    """
+    page = Page(number=1, text=_WARM_UP)
+    analyze_document(Document("warm-up", (page,), language, "warm-up", "warm-up", 1), settings)
 
 
 def classify_vectors(
@@ -148,6 +166,23 @@ def analyze_documents(
     shared: dict[str, float] = {}
     with _timed(shared, "segmenting", progress):
         passages = [passages_from_document(d, settings.max_passage_words) for d in documents]
+    # The rules' readings of the words need no model: they are made while the encoder runs (it leaves
+    # the interpreter free), off the critical path.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaplens-tags") as pool:
+        readings = [pool.submit(text_readings, ps, settings.corpora_dir) for ps in passages]
+        return _embed_classify_score(documents, passages, readings, shared, settings, cache, progress)
+
+
+def _embed_classify_score(
+    documents: Sequence[Document],
+    passages: list[list[Passage]],
+    readings: list[Future[TextReadings]],
+    shared: dict[str, float],
+    settings: Settings,
+    cache: EmbeddingCache | None,
+    progress: Progress | None,
+) -> list[Analysis]:
+    """The model stages per language, then each report's scoring with its text readings."""
     sdg: list[list[LabelScores]] = [[] for _ in documents]
     dd: list[list[LabelScores]] = [[] for _ in documents]
     main: list[np.ndarray] = [np.zeros((0, 0), np.float32) for _ in documents]
@@ -176,7 +211,7 @@ def analyze_documents(
         share = len(passages[i]) / total_passages if len(documents) > 1 else 1.0
         timings = {stage: round(seconds * share, 3) for stage, seconds in shared.items()}
         with _timed(timings, "scoring", progress):
-            report = gap_report(document, passages[i], sdg[i], dd[i], settings)
+            report = gap_report(document, passages[i], sdg[i], dd[i], settings, readings[i].result())
         analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings, read[i]))
     if progress:
         progress("done", 1.0)
@@ -208,9 +243,17 @@ def analyze_pdf(
     settings: Settings,
     cache: EmbeddingCache | None = None,
     progress: Progress | None = None,
+    page_texts: list[str] | None = None,
 ) -> Analysis:
-    """The whole path for one PDF. Bad input raises a BadInput subclass before any model work."""
+    """The whole path for one PDF. Bad input raises a BadInput subclass before any model work.
+
+    ``page_texts``: the raw page texts read when the PDF was validated at upload, so it is parsed once.
+    """
     timings: dict[str, float] = {}
+    backend, limits = settings.pdf_backend, settings.pdf_limits()
     with _timed(timings, "parsing", progress):
-        document = document_from_pdf(data, filename, settings.pdf_backend, settings.pdf_limits())
+        if page_texts is None:
+            document = document_from_pdf(data, filename, backend, limits)
+        else:
+            document = document_from_page_texts(data, page_texts, filename, backend, limits)
     return analyze_document(document, settings, cache, progress, timings)
