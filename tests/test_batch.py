@@ -184,7 +184,11 @@ def test_sector_benchmark_api(scored):
         assert exported.headers["content-type"].startswith("text/csv")
         assert len(list(csv.DictReader(exported.text.splitlines()))) == 25
 
-        report_id = next(r.id for r in store_of(scored["data"]).done_reports() if r.company == "PayPal")
+        report_id = next(
+            r.id
+            for r in store_of(scored["data"]).for_tenant(ALL_TENANTS).done_reports()
+            if r.company == "PayPal"
+        )
         standing = {s["label"]: s for s in client.get(f"/v1/reports/{report_id}/benchmark").json()["labels"]}
         paypal, jpm = (next(r for r in finance if r["company"] == c) for c in ("PayPal", "JPMorgan Chase"))
         for label in ("sdg_score", "dd_3"):
