@@ -357,6 +357,22 @@ def train_int8_command(
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
 
+@train_app.command("gate")
+def train_gate_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Fit the relevance gate (which passages skip the encoder; part of `train tuned`)."""
+    from classifiers.labelled import all_labelled
+    from classifiers.linear import TUNED_DIR
+    from classifiers.relevance import train_gate
+
+    settings = get_settings()
+    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+    err.print(train_gate(texts, models_dir or TUNED_DIR))
+
+
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
 app.add_typer(keys_app, name="keys")
 

@@ -378,7 +378,8 @@ class GapLensService:
                 page_texts = self.stored_page_texts(job.sha256)
                 analysis = analyze_pdf(data, job.filename, self.settings, cache, progress, page_texts)
             ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
-            self.index.add(ids, analysis.vectors)
+            read = analysis.embedded()
+            self.index.add([ids[k] for k in read], analysis.vectors[read])
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
             reason = job_error(exc, job.id)

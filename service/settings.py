@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     max_passage_words: int = 90
     # Report passages are classified under their heading, as a reader reads them (eval/RESULTS.md).
     read_headings: bool = True
+    # English passages the relevance gate rules out (financial statements, tables, boilerplate) skip the
+    # encoder and take no label (classifiers/relevance.py; what it saves and costs: eval/RESULTS.md).
+    relevance_gate: bool = True
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
