@@ -3,6 +3,7 @@ rate; PDF bombs end in a clean error within bounded time and memory; file names 
 
 from __future__ import annotations
 
+import re
 import resource
 import time
 import zlib
@@ -158,9 +159,13 @@ def test_jobs_per_tenant_limit_answers_429_and_reuploads_are_idempotent(tmp_path
         assert after.json()["id"] == first.json()["id"] and after.json()["status"] == "done"
         reports = client.get("/v1/reports", headers=one).json()
         assert [r["id"] for r in reports] == [done["report_id"]]
-        # uploads are stored under their sha256 only; the path in the name went nowhere
+        # uploads (and the page texts read at upload) are stored under their sha256 only; the path in the
+        # name went nowhere
         stored = sorted(p.name for p in (settings.data_dir / "uploads").iterdir())
-        assert all(len(name) == len("0" * 64 + ".pdf") for name in stored)
+        assert stored and all(re.fullmatch(r"[0-9a-f]{64}\.(pdf|pages\.json)", name) for name in stored)
+        assert {n.split(".")[0] for n in stored if n.endswith(".pdf")} == {
+            n.split(".")[0] for n in stored if n.endswith(".pages.json")
+        }
         assert not (tmp_path / "evil.pdf").exists() and not (settings.data_dir / "evil.pdf").exists()
 
 
