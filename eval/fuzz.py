@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--pdf-examples", type=int, default=1000)
     args = parser.parse_args()
 
-    from service.api.app import create_app
+    from service.http.app import create_app
 
     if args.pdf_examples:
         started = time.perf_counter()

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import scanned as scan_of
-from service.api.app import create_app
 from service.errors import NoTextLayer
+from service.http.app import create_app
 from service.ingest import document_from_pdf
 from service.sandbox import PdfLimits, ocr_languages_available
 from service.settings import Settings

@@ -15,10 +15,11 @@ import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
 from service.evidence import label_evidence
+from service.http.app import create_app
 from service.page_images import passage_char_span, render_page
 from service.pipeline import STAGES
+from service.records import Coverage
 from service.segment import passages_from_document
 from service.settings import Settings
 from service.substance import EVIDENCE_TYPES, load_substance_rules
@@ -48,8 +49,7 @@ def test_every_interface_string_has_a_dutch_translation():
 
 def test_wheel_has_a_segment_per_goal_growing_with_coverage():
     coverage = [
-        {"label": str(i), "name": f"goal {i}", "score": (i - 1) * 6, "evidence_count": i}
-        for i in range(1, 18)
+        Coverage("sdg", str(i), f"goal {i}", (i - 1) * 6, i > 1, i, (), (), ()) for i in range(1, 18)
     ]
     segments = sdg_wheel(coverage, {}, {"13": "#3F7E44"})
     assert [s.goal for s in segments] == [str(i) for i in range(1, 18)]
