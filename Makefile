@@ -32,6 +32,7 @@ lint: setup
 	$(BIN)/ruff check service classifiers eval tests
 	$(BIN)/ruff format --check service classifiers eval tests
 	$(BIN)/hadolint Dockerfile
+	PYTHONPATH=. $(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

@@ -365,7 +365,7 @@ def serve(
     """Serve the upload page and the API (what ``make run`` starts, in local mode)."""
     import uvicorn
 
-    from service.http.app import create_app
+    from service.app import create_app
     from service.logs import configure_logging
 
     settings = get_settings()

@@ -22,9 +22,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from service.app import create_app
 from service.benchmark import label_stats, percentile_rank
 from service.errors import BadManifest
-from service.http.app import create_app
 from service.manifest import BatchItem, read_manifest
 from service.settings import Settings
 from service.store import Store

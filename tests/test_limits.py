@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import one_page_pdf, pdf_file
+from service.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
-from service.http.app import create_app
 from service.ingest import document_from_pdf, safe_filename
-from service.sandbox import PdfLimits
+from service.pdf_limits import PdfLimits
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import ENGIE, MAX_AUTOMATION

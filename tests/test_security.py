@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from service.app import create_app
 from service.auth import create_api_key
-from service.http.app import create_app
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION

@@ -172,9 +172,7 @@ def _give_scores(store: Store, report_id: int, rng) -> dict[str, float]:
     with store.session() as s:
         row = s.get(ReportRow, report_id)
         result = dict(row.result)
-        result["sdg_score"], result["due_diligence_score"] = (
-            round(float(v)) for v in rng.uniform(0, 100, 2)
-        )
+        result["sdg_score"], result["due_diligence_score"] = (round(float(v)) for v in rng.uniform(0, 100, 2))
         result["sdg"] = [{**c, "score": round(float(rng.uniform(0, 100)))} for c in result["sdg"]]
         result["due_diligence"] = [
             {**c, "score": round(float(rng.uniform(0, 100)))} for c in result["due_diligence"]
@@ -229,8 +227,8 @@ def test_the_result_page_never_prints_a_peers_exact_scores(tmp_path, analysis):
     import numpy as np
     from fastapi.testclient import TestClient
 
+    from service.app import create_app
     from service.auth import create_api_key
-    from service.http.app import create_app
     from service.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", auth="keys")

@@ -15,11 +15,13 @@ import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
+from service.app import create_app
 from service.evidence import label_evidence
-from service.http.app import create_app
-from service.page_images import passage_char_span, render_page
+from service.page_images import passage_char_span
+from service.pdf_limits import DEFAULT_LIMITS
 from service.pipeline import STAGES
 from service.records import Coverage
+from service.sandbox import render_page_image
 from service.segment import passages_from_document
 from service.settings import Settings
 from service.substance import EVIDENCE_TYPES, load_substance_rules
@@ -48,9 +50,7 @@ def test_every_interface_string_has_a_dutch_translation():
 
 
 def test_wheel_has_a_segment_per_goal_growing_with_coverage():
-    coverage = [
-        Coverage("sdg", str(i), f"goal {i}", (i - 1) * 6, i > 1, i, (), (), ()) for i in range(1, 18)
-    ]
+    coverage = [Coverage("sdg", str(i), f"goal {i}", (i - 1) * 6, i > 1, i, (), (), ()) for i in range(1, 18)]
     segments = sdg_wheel(coverage, {}, {"13": "#3F7E44"})
     assert [s.goal for s in segments] == [str(i) for i in range(1, 18)]
     assert segments[0].fill_path == ""  # no coverage, no coloured segment
@@ -79,8 +79,8 @@ def test_passages_are_found_on_their_pdf_page(engie_doc):
 
 def test_page_image_marks_the_passage(engie_doc):
     passage = next(p for p in passages_from_document(engie_doc) if p.page == 31 and len(p.text) > 200)
-    marked = render_page(ENGIE.read_bytes(), 31, passage.text)
-    plain = render_page(ENGIE.read_bytes(), 31)
+    marked = render_page_image(ENGIE.read_bytes(), 31, passage.text, DEFAULT_LIMITS)
+    plain = render_page_image(ENGIE.read_bytes(), 31, "", DEFAULT_LIMITS)
     assert marked.png.startswith(b"\x89PNG") and marked.width > 700
     assert marked.boxes and not plain.boxes
     assert all(

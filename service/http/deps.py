@@ -1,7 +1,7 @@
 """What both shells share: the service, the caller (tenant, rate limit), id and text types, CSV downloads.
 
 The API routers (service/api/) and the web pages (service/web/) both depend on these; neither imports
-the other, and the app (service/http/app.py) composes them.
+the other, and the app (service/app.py) composes them.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ async def upload_form(
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    """The form's upload: bad input (a bad file or field) becomes an error page (service/http/app.py)."""
+    """The form's upload: bad input (a bad file or field) becomes an error page (service/app.py)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
     meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year, shareable=shareable)
     job = await run_in_threadpool(service.submit_pdf, data, file.filename or "upload.pdf", tenant, meta)

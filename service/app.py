@@ -1,6 +1,9 @@
-"""The FastAPI application: routers, the web page, and the one place errors become HTTP answers.
+"""The composition root: the FastAPI app, its API routers and web pages, and error mapping.
 
-Every answer passes one middleware that gives it a request id, security headers and one JSON log line.
+This is the one place errors become HTTP answers (JSON for the API, a page for a person). It sits
+above both shells (service/api/, service/web/), which share only service/http/ and never import each
+other. Every answer passes one middleware that gives it a request id, security headers and one JSON
+log line.
 """
 
 from __future__ import annotations
