@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from service.errors import NotFound
 from service.evidence import label_evidence
 from service.page_images import passage_char_span
 from service.pdf_limits import DEFAULT_LIMITS
@@ -291,3 +292,26 @@ def test_label_evidence_orders_and_filters():
     assert found[0].parts == ("13.1",) and found[0].evidence_type == "result"
     assert [e.passage_id for e in label_evidence(rows, "sdg", "13", "13.2", rules, 10)] == [1]
     assert label_evidence(rows, "sdg", "13", "", rules, 1)[0].passage_id == 2
+
+
+@pytest.mark.slow
+def test_page_contexts_are_plain_functions_over_typed_reports(client, report_id):
+    """What the result, evidence and compare pages hold, without HTTP: the typed report, not its JSON."""
+    from service.auth import LOCAL
+    from service.records import GapReport
+    from service.web.contexts import EvidenceChoice, compare_context, evidence_context, report_context
+
+    service = client.app.state.service
+    context = report_context(service, LOCAL, report_id, "en", EvidenceChoice())
+    analysis = context["analysis"]
+    assert isinstance(analysis, GapReport) and analysis == service.analysis(report_id, LOCAL)
+    assert [s.goal for s in context["wheel"]] == [c.label for c in analysis.sdg]
+    assert context["decisions"] == {i.id: i.decision for i in analysis.indicators}
+    best = max(analysis.sdg, key=lambda c: (c.score, -int(c.label)))
+    assert context["evidence_key"] == f"sdg-{best.label}"
+    step = evidence_context(service, LOCAL, report_id, "nl", EvidenceChoice("dd-2"))
+    assert step["evidence_parts"] == analysis.due_diligence[1].parts_touched
+    same = compare_context(service, LOCAL, "en", report_id, str(report_id))
+    assert all(a == b for _, _, a, b in same["rows"]) and len(same["rows"]) == 25
+    with pytest.raises(NotFound):
+        evidence_context(service, LOCAL, report_id, "en", EvidenceChoice("sdg-18"))
