@@ -101,8 +101,10 @@ class LinearClassifier:
     def load(self) -> None:
         if self.meta:
             return
-        encoder = head_of(self.encoder)
-        arrays_path, meta_path = model_files(self.framework.id, encoder, self.models_dir)
+        # An encoder that approximates another (int8) reads its own calibrated heads when it has them.
+        arrays_path, meta_path = model_files(self.framework.id, self.encoder, self.models_dir)
+        if not arrays_path.exists():
+            arrays_path, meta_path = model_files(self.framework.id, head_of(self.encoder), self.models_dir)
         if not arrays_path.exists():
             raise NotFound(
                 f"no trained {self.framework.id} model for encoder {self.encoder!r} in {self.models_dir}; "

@@ -20,22 +20,30 @@ from classifiers.tuned_training import train_tuned
 from eval.eval_v2 import f1, macro_f1, matrix
 from service.embed import encode
 from service.frameworks import load_framework
-from service.models import TUNED_ENCODER
+from service.models import TUNED_ENCODER, TUNED_INT8, TUNED_MAX_TOKENS, OnnxEncoder
 from service.segment import model_input
 from service.settings import REPO_ROOT, Settings
 
 
-def scores(folder: Path, rows: list[LabelledText], settings: Settings) -> tuple[float, float]:
+def scores(
+    folder: Path, rows: list[LabelledText], settings: Settings, int8: bool = False
+) -> tuple[float, float]:
     """(SDG micro-F1, OECD macro-F1) of the tuned release in ``folder`` on ``rows``, read with headings.
 
-    Also the retrain test's measure (tests/test_tuned_classifier.py).
+    ``int8``: its int8 ONNX copy with the heads calibrated on it. Also the retrain test's measure
+    (tests/test_tuned_classifier.py).
     """
-    vectors = encode([model_input(t.text, t.heading) for t in rows], str(folder / TUNED_ENCODER))
+    inputs = [model_input(t.text, t.heading) for t in rows]
+    if int8:
+        onnx = OnnxEncoder(
+            folder / f"{TUNED_INT8}.onnx", folder / TUNED_ENCODER / "tokenizer.json", TUNED_MAX_TOKENS
+        )
+        vectors, name = onnx.encode(inputs, 16), TUNED_INT8
+    else:
+        vectors, name = encode(inputs, str(folder / TUNED_ENCODER)), TUNED_ENCODER
     out = []
     for framework_id, n in (("sdg", 17), ("oecd_dd", 6)):
-        clf = LinearClassifier(
-            load_framework(framework_id, settings.corpora_dir), TUNED_ENCODER, models_dir=folder
-        )
+        clf = LinearClassifier(load_framework(framework_id, settings.corpora_dir), name, models_dir=folder)
         predicted = matrix(
             [r.labels for r in clf.predict(vectors, [t.id for t in rows], [t.text for t in rows])], n
         )

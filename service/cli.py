@@ -303,6 +303,25 @@ def train_tuned_command(
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
 
+@train_app.command("int8")
+def train_int8_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="The tuned release to quantise (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Export the tuned encoder to int8 ONNX and calibrate its heads on dev (part of `train tuned`)."""
+    from classifiers.labelled import all_labelled
+    from classifiers.linear import TUNED_DIR
+    from classifiers.tuned_training import write_int8_release
+    from service.frameworks import load_framework
+
+    settings = get_settings()
+    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+    frameworks = [load_framework(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")]
+    for name, meta in write_int8_release(texts, frameworks, models_dir or TUNED_DIR).items():
+        err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+
+
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
 app.add_typer(keys_app, name="keys")
 

@@ -9,6 +9,7 @@ was acknowledged and not finished, and runs it again.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -244,6 +245,19 @@ class GapLensService:
         """Where an uploaded PDF is kept: content-addressed, so a re-upload finds the same file."""
         return self.uploads / f"{sha256}.pdf"
 
+    def page_texts_path(self, sha256: str) -> Path:
+        """Where the raw page texts read while validating an upload are kept, beside the PDF."""
+        return self.uploads / f"{sha256}.pages.json"
+
+    def stored_page_texts(self, sha256: str) -> list[str] | None:
+        """The page texts kept at upload; None for an upload from before they were kept, or a bad file."""
+        try:
+            texts = json.loads(self.page_texts_path(sha256).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        valid = isinstance(texts, list) and all(isinstance(t, str) for t in texts)
+        return texts if valid else None
+
     def submit_pdf(
         self, data: bytes, filename: str, tenant: Tenant, meta: ReportMeta | None = None
     ) -> JobRow:
@@ -264,13 +278,13 @@ class GapLensService:
             self._check_queue(tenant)
         try:
             with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
-                pdf_page_texts(data, self.settings.pdf_limits())
+                page_texts = pdf_page_texts(data, self.settings.pdf_limits())
         except BadInput as exc:
             self.store.create_job(filename, sha, status="failed", error=str(exc), tenant_id=tenant.id)
             raise
         with self._submitting:
             self._check_queue(tenant)
-            job = self._queue(data, sha, filename, tenant, meta)
+            job = self._queue(data, sha, filename, tenant, meta, page_texts)
         self._wake.set()
         return job
 
@@ -298,12 +312,20 @@ class GapLensService:
                 QUEUE_FULL_RETRY_AFTER,
             )
 
-    def _queue(self, data: bytes, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow:
-        """Store the PDF durably, then its report and job; a failing store leaves no orphaned file."""
+    def _queue(
+        self, data: bytes, sha: str, filename: str, tenant: Tenant, meta: ReportMeta, page_texts: list[str]
+    ) -> JobRow:
+        """Store the PDF and its page texts durably, then its report and job.
+
+        A failing store leaves no orphaned file. The page texts are written before the job exists, so a
+        job never finds a half-written file (it falls back to parsing when there is none).
+        """
         path = self.upload_path(sha)
         created = not path.exists()
         if created:
             write_durably(path, data)
+        if not self.page_texts_path(sha).exists():
+            write_durably(self.page_texts_path(sha), json.dumps(page_texts, ensure_ascii=False).encode())
         try:
             report, _ = self.store.get_or_create_report(
                 sha,
@@ -318,6 +340,7 @@ class GapLensService:
         except Exception:
             if created and self.store.report_by_sha(sha, tenant.id) is None:
                 path.unlink(missing_ok=True)
+                self.page_texts_path(sha).unlink(missing_ok=True)
             raise
 
     def run_job(self, job: JobRow) -> None:
@@ -352,7 +375,8 @@ class GapLensService:
             with child_budget(str(job.tenant_id), None, deadline):
                 progress("parsing", 0.0)
                 cache = ScopedCache(self.store, scope)
-                analysis = analyze_pdf(data, job.filename, self.settings, cache, progress)
+                page_texts = self.stored_page_texts(job.sha256)
+                analysis = analyze_pdf(data, job.filename, self.settings, cache, progress, page_texts)
             ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
             self.index.add(ids, analysis.vectors)
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong

@@ -225,7 +225,22 @@ def document_from_pdf(
     Raises a BadInput subclass with a clear message when it cannot.
     """
     limits = limits or DEFAULT_LIMITS
-    raw = pdf_page_texts(data, limits)
+    return document_from_page_texts(data, pdf_page_texts(data, limits), filename, backend, limits)
+
+
+def document_from_page_texts(
+    data: bytes,
+    raw: list[str],
+    filename: str = "",
+    backend: str = "pypdfium2",
+    limits: PdfLimits | None = None,
+) -> Document:
+    """The document of a PDF whose raw page texts were read already (at upload, by ``pdf_page_texts``).
+
+    The upload keeps what it validated, so the job does not open the PDF a second time; OCR of a
+    scanned PDF and the pdfplumber backend still read the bytes.
+    """
+    limits = limits or DEFAULT_LIMITS
     raw, ocr_pages = with_ocr(data, raw, limits)
     if not has_text_layer(raw):
         raise NoTextLayer("the PDF has no readable text, not even by OCR; export it with text")

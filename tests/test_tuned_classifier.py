@@ -10,9 +10,11 @@ import sys
 import numpy as np
 import pytest
 
+from classifiers import get_classifier
 from classifiers.labelled import all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
-from service.models import TUNED_ENCODER
+from service.embed import encode
+from service.models import TUNED_ENCODER, TUNED_INT8, shipped_int8_path
 from service.pipeline import classify_texts
 from service.settings import REPO_ROOT, Settings
 from tests.conftest import SHELL
@@ -28,8 +30,9 @@ def labels(texts: list[str]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...
 def test_shipped_files_are_small_and_name_their_encoder():
     encoder = TUNED_DIR / TUNED_ENCODER
     assert (encoder / "model.safetensors").stat().st_size < 60_000_000
+    assert shipped_int8_path().stat().st_size < 30_000_000
     for framework, n in (("sdg", 17), ("oecd_dd", 6)):
-        for name in (TUNED_ENCODER, S.multilingual_model):
+        for name in (TUNED_ENCODER, TUNED_INT8, S.multilingual_model):
             arrays_path, meta_path = model_files(framework, name, TUNED_DIR)
             arrays = np.load(arrays_path, allow_pickle=False)
             assert arrays["weights"].shape[0] == n and arrays["thresholds_short"].shape == (n,)
@@ -61,6 +64,28 @@ def test_a_fresh_clone_classifies_offline(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "7" in out.stdout.strip().split(",")
+
+
+def test_the_default_int8_encoder_reads_its_own_calibrated_heads_and_tracks_fp32():
+    """int8 is the default; its heads are the fp32 weights with thresholds chosen on its own dev vectors."""
+    assert S.embedding_model == TUNED_INT8 and S.classifier_encoder("sdg", "en") == TUNED_INT8
+    texts = [
+        t.text
+        for t in select(
+            all_labelled(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data"), "dev", lang="en"
+        )[:64]
+    ]
+    int8, fp32 = encode(texts, TUNED_INT8), encode(texts, TUNED_ENCODER)
+    assert float(np.min(np.sum(int8 * fp32, axis=1))) > 0.95
+    for framework in ("sdg", "oecd_dd"):
+        own = json.loads(model_files(framework, TUNED_INT8, TUNED_DIR)[1].read_text())
+        base = np.load(model_files(framework, TUNED_ENCODER, TUNED_DIR)[0])
+        assert own["calibration"]["weights_of"] == TUNED_ENCODER
+        assert np.array_equal(
+            np.load(model_files(framework, TUNED_INT8, TUNED_DIR)[0])["weights"], base["weights"]
+        )
+        clf = get_classifier(framework, "tuned", S.corpora_dir, TUNED_INT8)
+        assert clf.meta["encoder"] == TUNED_INT8  # type: ignore[attr-defined]
 
 
 CLEAR = [
@@ -141,9 +166,10 @@ def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
     train_tuned(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data", tmp_path, multilingual=False)
     texts = all_labelled(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data")
     test = [t for t in select(texts, "test", lang="en") if t.granularity == "passage"]
-    scores = {
-        name: passage_scores(folder, test, S)
-        for name, folder in (("shipped", TUNED_DIR), ("retrained", tmp_path))
-    }
-    assert abs(scores["retrained"][0] - scores["shipped"][0]) < 0.03, scores
-    assert abs(scores["retrained"][1] - scores["shipped"][1]) < 0.04, scores
+    for int8 in (False, True):
+        scores = {
+            name: passage_scores(folder, test, S, int8)
+            for name, folder in (("shipped", TUNED_DIR), ("retrained", tmp_path))
+        }
+        assert abs(scores["retrained"][0] - scores["shipped"][0]) < 0.03, (int8, scores)
+        assert abs(scores["retrained"][1] - scores["shipped"][1]) < 0.04, (int8, scores)
