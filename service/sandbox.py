@@ -41,6 +41,10 @@ from service.errors import (
 from service.page_images import Box, PageImage
 from service.pdf_limits import PdfLimits
 
+# pdfplumber reads a page in layout order ~60x slower than PDFium's text; a real report's pages fit
+# in ten times the text limit, a bomb still does not.
+LAYOUT_TIME_FACTOR = 10
+
 
 # --- how many children at once ---------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -129,9 +133,11 @@ def read_page_texts(data: bytes, limits: PdfLimits, layout: bool = False) -> lis
     """Raw text of every page, read in a bounded child process.
 
     PDFium's content-stream order by default; ``layout``: pdfplumber's layout order of upright
-    characters (GAPLENS_PDF_BACKEND=pdfplumber), which is ~60x slower and so needs the cap even more.
+    characters (GAPLENS_PDF_BACKEND=pdfplumber). That is ~60x slower, so it gets LAYOUT_TIME_FACTOR
+    times the time (a job's own deadline still caps it); its memory cap is the same.
     """
-    answer = _run_child("layout" if layout else "text", data, limits, limits.seconds)
+    seconds = limits.seconds * (LAYOUT_TIME_FACTOR if layout else 1)
+    answer = _run_child("layout" if layout else "text", data, limits, seconds)
     return [str(t) for t in answer["pages"]]
 
 
