@@ -183,8 +183,10 @@ def _tasks(todo: Sequence[tuple[str, BatchItem]], per_task: int) -> list[Task]:
 def _save(store: Store, report_id: int, analysis: Analysis, model: str) -> None:
     # The vectors first: the search index is rebuilt from them, and a kill between the two writes
     # leaves only a harmless cache entry.
-    keys = [embedding_key(model, analysis.encoder_input(n)) for n in range(len(analysis.passages))]
-    store.put_vectors(model, dict(zip(keys, analysis.vectors, strict=True)))
+    read = analysis.embedded()  # passages the relevance gate skipped have no vector to keep
+    store.put_vectors(
+        model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}
+    )
     store.save_analysis(report_id, analysis, model)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -40,12 +41,18 @@ def _store() -> Store:
 def analyze(
     report: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Report PDF")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the JSON result")],
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Read the PDF in this process even if a server runs")
+    ] = False,
 ) -> None:
-    """Run the full gap analysis of one report PDF and write it as JSON."""
-    from service.pipeline import analyze_pdf
+    """Run the full gap analysis of one report PDF and write it as JSON.
 
+    When a GapLens server answers at GAPLENS_SERVER_URL (default: this machine's GAPLENS_HOST:PORT),
+    the PDF goes to it (its models are loaded already; GAPLENS_API_KEY is sent when set), else it is
+    read here. Either way the result is the same analysis.
+    """
     settings = get_settings()
-    store = _store()
+    url = settings.analyze_server_url()
     with Progress(TextColumn("{task.description}"), BarColumn(), console=err) as bar:
         task = bar.add_task("parsing", total=1.0)
 
@@ -53,15 +60,44 @@ def analyze(
             bar.update(task, description=stage, completed=fraction)
 
         try:
-            analysis = analyze_pdf(report.read_bytes(), report.name, settings, store, progress)
+            served = (
+                _analyze_on_server(url, report, settings.api_key, progress)
+                if url and not in_process
+                else None
+            )
+            result = served if served is not None else _analyze_here(report, progress)
         except GapLensError as exc:
             raise _fail(exc) from exc
-    out.write_text(json.dumps(analysis.report.to_dict(), indent=2, ensure_ascii=False))
-    r = analysis.report
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    where = f", read by the server at {url}" if served is not None else ""
     err.print(
-        f"{report.name}: profile [bold]{r.profile}[/bold], SDG score {r.sdg_score}, "
-        f"due-diligence score {r.due_diligence_score} ({r.timings['total']:.1f} s) -> {out}"
+        f"{report.name}: profile [bold]{result['profile']}[/bold], SDG score {result['sdg_score']}, "
+        f"due-diligence score {result['due_diligence_score']} ({result['timings']['total']:.1f} s{where})"
+        f" -> {out}"
     )
+
+
+def _analyze_on_server(
+    url: str, report: Path, api_key: str, progress: Callable[[str, float], None]
+) -> dict[str, Any] | None:
+    """The analysis from a running server; None when none answers or it will not take our upload."""
+    from service.client import ServerRefused, analyze_on_server, server_answering
+
+    if not server_answering(url):
+        return None
+    try:
+        return analyze_on_server(url, report, api_key, progress)
+    except ServerRefused as exc:
+        err.print(f"[yellow]note:[/yellow] {exc}; reading the report in this process (set GAPLENS_API_KEY)")
+        return None
+
+
+def _analyze_here(report: Path, progress: Callable[[str, float], None]) -> dict[str, Any]:
+    """The analysis read in this process, its vectors cached in the local store."""
+    from service.pipeline import analyze_pdf
+
+    analysis = analyze_pdf(report.read_bytes(), report.name, get_settings(), _store(), progress)
+    return analysis.report.to_dict()
 
 
 def _read_jsonl(path: Path) -> list[dict[str, str]]:
@@ -168,9 +204,9 @@ def batch(
 
         def progress(summary: BatchSummary, _sha: str) -> None:
             elapsed = bar.tasks[task].elapsed or 1e-9
-            rate = (summary.scored + summary.failed) / elapsed
+            rate = summary.pages / elapsed
             bar.update(task, completed=summary.skipped + summary.scored + summary.failed)
-            bar.update(task, description=f"scoring {rate:.2f} reports/s, {summary.failed} failed")
+            bar.update(task, description=f"scoring {rate:.1f} pages/s, {summary.failed} failed")
 
         bar.update(task, completed=0)
         summary = run_batch(items, out, settings, workers, ray, reports_per_task, progress, tenant, shareable)
@@ -320,6 +356,22 @@ def train_int8_command(
     frameworks = [load_framework(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")]
     for name, meta in write_int8_release(texts, frameworks, models_dir or TUNED_DIR).items():
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+
+
+@train_app.command("gate")
+def train_gate_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Fit the relevance gate (which passages skip the encoder; part of `train tuned`)."""
+    from classifiers.labelled import all_labelled
+    from classifiers.linear import TUNED_DIR
+    from classifiers.relevance import train_gate
+
+    settings = get_settings()
+    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+    err.print(train_gate(texts, models_dir or TUNED_DIR))
 
 
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")

@@ -30,7 +30,7 @@ from service.index import PassageIndex
 from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
-from service.pipeline import analyze_pdf, classify_texts
+from service.pipeline import analyze_pdf, classify_texts, load_models
 from service.records import GapReport, LabelScores
 from service.report_table import stored_report
 from service.sandbox import CHILDREN, child_budget, render_page_png
@@ -154,6 +154,7 @@ class GapLensService:
         CHILDREN.resize(self.settings.pdf_children())
         self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
+        load_models(self.settings)  # and everything else a job reads, rather than in the first job
         self._resume = resume
         self._requeue_abandoned()
         self._heartbeat = threading.Thread(target=self._beat, name="gaplens-heartbeat", daemon=True)
@@ -378,7 +379,8 @@ class GapLensService:
                 page_texts = self.stored_page_texts(job.sha256)
                 analysis = analyze_pdf(data, job.filename, self.settings, cache, progress, page_texts)
             ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
-            self.index.add(ids, analysis.vectors)
+            read = analysis.embedded()
+            self.index.add([ids[k] for k in read], analysis.vectors[read])
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
             reason = job_error(exc, job.id)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
 
 from classifiers import get_classifier
+from classifiers.linear import TUNED_DIR, cue_matcher, explicit_goals
+from classifiers.relevance import load_gate
 from service.embed import EmbeddingCache, embed_texts
+from service.frameworks import Framework, load_framework
 from service.ingest import detect_language, document_from_page_texts, document_from_pdf
-from service.records import Analysis, Document, LabelScores
-from service.scoring import gap_report
+from service.records import Analysis, Document, LabelScores, Page, Passage
+from service.scoring import TextReadings, gap_report, text_readings
 from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
 
@@ -42,6 +46,50 @@ def _within(stage: str, progress: Progress | None) -> Callable[[float], None] | 
         return None
     start = STAGES.index(stage)
     return lambda fraction: progress(stage, (start + fraction) / len(STAGES))
+
+
+# A page that touches every stage (goals, steps, evidence types, tags), read once when a server starts.
+_WARM_UP = (
+    "Warm-up\nWe cut greenhouse gas emissions by 10% in 2023. Our human rights policy commits us to audit "
+    "suppliers for forced labour, and workers can raise grievances through our hotline."
+)
+
+
+def load_models(settings: Settings, language: str = "en") -> None:
+    """Load everything reading a report needs: encoders, classifiers, the sentencizer, the rules files.
+
+    A server calls it at start (by analysing one short page), so its first upload is not the one that
+    pays for loading them.
+    """
+    page = Page(number=1, text=_WARM_UP)
+    analyze_document(Document("warm-up", (page,), language, "warm-up", "warm-up", 1), settings)
+
+
+def needs_encoder(
+    inputs: Sequence[str], texts: Sequence[str], language: str, settings: Settings
+) -> np.ndarray:
+    """Which passages go through the encoder: all but those the relevance gate rules out.
+
+    The gate (classifiers/relevance.py) reads English only; a passage that names a goal or a step
+    instrument outright is always read.
+    """
+    gate = load_gate(TUNED_DIR) if settings.relevance_gate and language == "en" else None
+    if gate is None:
+        return np.ones(len(inputs), dtype=bool)
+    steps = cue_matcher(load_framework("oecd_dd", settings.corpora_dir))
+    named = np.array([bool(explicit_goals(t) or (steps and steps(t))) for t in texts], dtype=bool)
+    return gate.needs_encoder(inputs) | named
+
+
+def unread(
+    ids: Sequence[str], kept: np.ndarray, readings: Sequence[LabelScores], framework: Framework
+) -> list[LabelScores]:
+    """Readings for every passage: the encoder's for those it read, no label and zero scores for the rest."""
+    nothing = dict.fromkeys(framework.label_ids, 0.0)
+    out = [LabelScores(pid, framework.id, dict(nothing), (), ()) for pid in ids]
+    for k, reading in zip(kept, readings, strict=True):
+        out[k] = reading
+    return out
 
 
 def classify_vectors(
@@ -148,6 +196,23 @@ def analyze_documents(
     shared: dict[str, float] = {}
     with _timed(shared, "segmenting", progress):
         passages = [passages_from_document(d, settings.max_passage_words) for d in documents]
+    # The rules' readings of the words need no model: they are made while the encoder runs (it leaves
+    # the interpreter free), off the critical path.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaplens-tags") as pool:
+        readings = [pool.submit(text_readings, ps, settings.corpora_dir) for ps in passages]
+        return _embed_classify_score(documents, passages, readings, shared, settings, cache, progress)
+
+
+def _embed_classify_score(
+    documents: Sequence[Document],
+    passages: list[list[Passage]],
+    readings: list[Future[TextReadings]],
+    shared: dict[str, float],
+    settings: Settings,
+    cache: EmbeddingCache | None,
+    progress: Progress | None,
+) -> list[Analysis]:
+    """The model stages per language, then each report's scoring with its text readings."""
     sdg: list[list[LabelScores]] = [[] for _ in documents]
     dd: list[list[LabelScores]] = [[] for _ in documents]
     main: list[np.ndarray] = [np.zeros((0, 0), np.float32) for _ in documents]
@@ -158,17 +223,25 @@ def analyze_documents(
         texts = [p.text for i in members for p in passages[i]]
         ids = [p.id for i in members for p in passages[i]]
         inputs = [text for i in members for text in read[i]]
+        kept = np.flatnonzero(needs_encoder(inputs, texts, language, settings))
         with _timed(shared, "embedding", progress):
             vectors = embed_for_classification(
-                inputs, language, settings, cache, _within("embedding", progress)
+                [inputs[k] for k in kept], language, settings, cache, _within("embedding", progress)
             )
         with _timed(shared, "classifying", progress):
-            sdg_all, dd_all = classify_vectors(vectors, ids, settings, texts, language)
+            sdg_kept, dd_kept = classify_vectors(
+                vectors, [ids[k] for k in kept], settings, [texts[k] for k in kept], language
+            )
+        sdg_all = unread(ids, kept, sdg_kept, load_framework("sdg", settings.corpora_dir))
+        dd_all = unread(ids, kept, dd_kept, load_framework("oecd_dd", settings.corpora_dir))
+        found = vectors[settings.embedding_model]
+        main_all = np.zeros((len(ids), found.shape[1]), np.float32)  # a passage not read: no vector
+        main_all[kept] = found
         start = 0
         for i in members:
             end = start + len(passages[i])
             sdg[i], dd[i] = sdg_all[start:end], dd_all[start:end]
-            main[i] = vectors[settings.embedding_model][start:end]
+            main[i] = main_all[start:end]
             start = end
     total_passages = max(sum(len(p) for p in passages), 1)
     analyses = []
@@ -176,7 +249,7 @@ def analyze_documents(
         share = len(passages[i]) / total_passages if len(documents) > 1 else 1.0
         timings = {stage: round(seconds * share, 3) for stage, seconds in shared.items()}
         with _timed(timings, "scoring", progress):
-            report = gap_report(document, passages[i], sdg[i], dd[i], settings)
+            report = gap_report(document, passages[i], sdg[i], dd[i], settings, readings[i].result())
         analyses.append(Analysis(document, passages[i], main[i], sdg[i], dd[i], report, timings, read[i]))
     if progress:
         progress("done", 1.0)

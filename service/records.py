@@ -267,6 +267,12 @@ class Analysis:
     # What the encoder read for each passage (the passage under its heading): its vector's cache key.
     inputs: list[str] = field(default_factory=list)
 
+    def embedded(self) -> list[int]:
+        """Positions of the passages the encoder read (a passage the relevance gate skipped has no vector)."""
+        return (
+            [int(i) for i in np.flatnonzero(np.any(self.vectors != 0, axis=1))] if self.vectors.size else []
+        )
+
     def encoder_input(self, index: int) -> str:
         """The text passage ``index`` was embedded as (its text, when no inputs were recorded)."""
         return self.inputs[index] if self.inputs else self.passages[index].text

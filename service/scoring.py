@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from service.coverage import ADDRESSED_AT, Substance, concrete_cases, framework_coverage
-from service.dd_tags import load_tag_rules, passage_tags
+from service.dd_tags import PassageTags, load_tag_rules, passage_tags
 from service.frameworks import load_framework, load_profiles
 from service.gap import (
     dd_summary,
@@ -31,19 +33,41 @@ from service.substance import evidence_type, load_substance_rules, substance_adv
 from service.views import regulatory_views
 
 
+@dataclass(frozen=True)
+class TextReadings:
+    """What the rules read in each passage's own words: its evidence type and its tags, by passage id.
+
+    They need no model, so the pipeline reads them while the encoder works (pipeline.analyze_documents).
+    """
+
+    types: dict[str, str]
+    tags: dict[str, PassageTags]
+
+
+def text_readings(passages: Sequence[Passage], corpora: Path) -> TextReadings:
+    """Evidence types and due-diligence tags of passages (regular expressions from corpora/)."""
+    rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
+    types: dict[str, str] = {p.id: evidence_type(p.text, rules) for p in passages}
+    return TextReadings(types, {p.id: passage_tags(p.text, tag_rules, rules) for p in passages})
+
+
 def gap_report(
     document: Document,
     passages: Sequence[Passage],
     sdg_scores: Sequence[LabelScores],
     dd_scores: Sequence[LabelScores],
     settings: Settings,
+    readings: TextReadings | None = None,
 ) -> GapReport:
-    """Rubric scores on both sides, the evidence behind them, the gaps, the profile and the advice."""
+    """Rubric scores on both sides, the evidence behind them, the gaps, the profile and the advice.
+
+    ``readings``: the passages' text readings when they were made already (else they are made here).
+    """
     corpora = settings.corpora_dir
     sdg_fw, dd_fw = load_framework("sdg", corpora), load_framework("oecd_dd", corpora)
     rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
-    types: dict[str, str] = {p.id: evidence_type(p.text, rules) for p in passages}
-    tags = {p.id: passage_tags(p.text, tag_rules, rules) for p in passages}
+    readings = readings or text_readings(passages, corpora)
+    types, tags = readings.types, readings.tags
     substance = Substance(types, rules.weights, tags)
     negative_rules = load_negative_rules(corpora)
     negatives = negative_evidence(passages, (sdg_scores, dd_scores), negative_rules)

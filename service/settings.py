@@ -76,11 +76,18 @@ class Settings(BaseSettings):
     max_passage_words: int = 90
     # Report passages are classified under their heading, as a reader reads them (eval/RESULTS.md).
     read_headings: bool = True
+    # English passages the relevance gate rules out (financial statements, tables, boilerplate) skip the
+    # encoder and take no label (classifiers/relevance.py; what it saves and costs: eval/RESULTS.md).
+    relevance_gate: bool = True
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where `gaplens analyze` looks for a running server to hand the PDF to: empty means this machine's
+    # host:port; "none" means never (always read in the CLI's own process). api_key is sent to it.
+    server_url: str = ""
+    api_key: str = ""
 
     def classifier_encoder(self, framework_id: str, language: str) -> str:
         """The encoder whose vectors a framework's classifier ("sdg", "oecd_dd") reads for ``language``."""
@@ -91,6 +98,12 @@ class Settings(BaseSettings):
         wanted = CLASSIFIER_ENCODERS.get(classifier, self.embedding_model)
         # The main encoder serves when it is that encoder or a faster copy of it: one pass per passage.
         return self.embedding_model if head_of(self.embedding_model) == wanted else wanted
+
+    def analyze_server_url(self) -> str:
+        """The server `gaplens analyze` tries first; "" when it must read the report itself."""
+        if self.server_url.lower() == "none":
+            return ""
+        return (self.server_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def pdf_limits(self) -> PdfLimits:
         """What reading one PDF may cost, with OCR when it is switched on."""

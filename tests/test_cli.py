@@ -1,10 +1,14 @@
 """The CLI contracts: classify JSONL in/out, analyze a PDF, clear errors on bad input."""
 
 import json
+import os
+import subprocess
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
+from eval.server import GAPLENS, GapLensServer, make_key
 from service.cli import app
 from service.settings import get_settings
 from tests.conftest import MAX_AUTOMATION
@@ -15,6 +19,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("GAPLENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GAPLENS_SERVER_URL", "none")  # never a server someone runs on this machine
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -93,3 +98,37 @@ def test_local_mode_serves_loopback_only(monkeypatch):
     get_settings.cache_clear()
     result = runner.invoke(app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "loopback only" in result.output
+
+
+@pytest.mark.slow
+def test_analyze_hands_the_pdf_to_a_running_server_and_reads_it_itself_without_a_key(tmp_path):
+    """A running server has its models loaded: the CLI uploads to it; refused (no key), it reads the PDF."""
+    env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path / "server"), "GAPLENS_AUTH": "keys"}
+    env.pop("DATABASE_URL", None)
+    key = make_key(env, "cli")
+    server = GapLensServer(env, tmp_path / "server.log")
+    try:
+        cli_env = {**env, "GAPLENS_DATA_DIR": str(tmp_path / "cli"), "GAPLENS_SERVER_URL": server.url}
+        runs = {}
+        for name, extra in (("served", {"GAPLENS_API_KEY": key}), ("here", {})):
+            out = tmp_path / f"{name}.json"
+            done = subprocess.run(
+                [GAPLENS, "analyze", str(MAX_AUTOMATION), "--out", str(out)],
+                env={**cli_env, **extra},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            runs[name] = (json.loads(out.read_text()), done.stderr)
+        headers = {"Authorization": f"Bearer {key}"}
+        stored = httpx.get(f"{server.url}/v1/reports", headers=headers, timeout=30).json()
+    finally:
+        server.stop()
+    served, here = runs["served"][0], runs["here"][0]
+    assert "read by the server" in runs["served"][1] and "refused the upload" in runs["here"][1]
+    assert [r["filename"] for r in stored] == [MAX_AUTOMATION.name]  # the upload is the server's report
+    assert (tmp_path / "cli" / "gaplens.sqlite3").exists()
+    for side in ("sdg", "due_diligence"):
+        assert [c["score"] for c in served[side]] == [c["score"] for c in here[side]]
+    assert served["profile"] == here["profile"] and served["pages"] == here["pages"] == 35
