@@ -180,7 +180,8 @@ def batch(
 
     Exit code 0 when every report is scored, 1 when some failed (see failures.csv), 2 on bad input.
     """
-    from service.batch import BatchSummary, read_manifest, run_batch
+    from service.batch import BatchSummary, run_batch
+    from service.manifest import read_manifest
 
     changes: dict[str, str] = {"encoder_runtime": runtime}
     if encoder:
@@ -435,7 +436,7 @@ def serve(
     """Serve the upload page and the API (what ``make run`` starts, in local mode)."""
     import uvicorn
 
-    from service.api.app import create_app
+    from service.app import create_app
     from service.logs import configure_logging
 
     settings = get_settings()

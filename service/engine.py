@@ -31,7 +31,8 @@ from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
 from service.pipeline import analyze_pdf, classify_texts, load_models
-from service.records import LabelScores
+from service.records import GapReport, LabelScores
+from service.report_table import stored_report
 from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
 from service.store import UNFINISHED, JobRow, PassageRow, Store
@@ -392,11 +393,9 @@ class GapLensService:
         self.store.update_job(job.id, status="done", stage="done", progress=1.0)
 
     # --- reading ---------------------------------------------------------------------------
-    def analysis(self, report_id: int, tenant: Tenant) -> dict[str, Any]:
-        report = self.store.get_report(report_id, tenant.id)
-        if report.result is None:
-            raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
-        return report.result
+    def analysis(self, report_id: int, tenant: Tenant) -> GapReport:
+        """The tenant's report's gap analysis, read back as the pipeline made it."""
+        return stored_report(self.store.get_report(report_id, tenant.id))
 
     def evidence(
         self, report_id: int, tenant: Tenant, side: Side, label: str, part: str = "", limit: int = 20

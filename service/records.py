@@ -9,9 +9,11 @@ Each stage is a function from these plain dataclasses to the next ones; nothing 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import TypeAdapter
 
 Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
 Decision = Literal["met", "partly", "not_met"]
@@ -233,6 +235,22 @@ class GapReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (tuples become lists)."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GapReport:
+        """The report again from ``to_dict``'s form (or its JSON), nested records and all.
+
+        Pydantic checks every field against the dataclasses above, so a stored report that no longer
+        fits them fails here, at the store's edge, not as a KeyError in a page. Fields added since a
+        report was stored take their defaults.
+        """
+        return _gap_report_adapter().validate_python(data)
+
+
+@lru_cache(maxsize=1)
+def _gap_report_adapter() -> TypeAdapter[GapReport]:
+    """Built once, on first use: pydantic reads the dataclasses' annotations into a validator."""
+    return TypeAdapter(GapReport)
 
 
 @dataclass

@@ -12,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import one_page_pdf, pdf_file
-from service.api.app import create_app
+from service.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
-from service.ingest import document_from_pdf, safe_filename
-from service.sandbox import PdfLimits
+from service.ingest import document_from_pdf, raw_pages_pdfplumber, safe_filename
+from service.pdf_limits import PdfLimits
+from service.sandbox import render_page_image
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import ENGIE, MAX_AUTOMATION
@@ -88,6 +89,19 @@ def test_pdf_bombs_end_in_a_clean_error_within_bounded_time_and_memory(bomb):
 def test_the_page_count_bomb_is_refused_for_its_pages():
     with pytest.raises(PdfTooComplex, match="100000 pages; the limit is 1500"):
         document_from_pdf(page_count_bomb(), "bomb.pdf", limits=PdfLimits())
+
+
+def test_the_pdfplumber_backend_and_page_images_read_under_the_childs_limits():
+    """Both once opened the PDF in the service's own process, past every time and memory cap."""
+    data = ENGIE.read_bytes()
+    started = time.monotonic()
+    with pytest.raises(PdfTooComplex, match="reading the PDF took longer than 1 s"):
+        raw_pages_pdfplumber(data, PdfLimits(seconds=0.1))  # layout reading gets 10x the time
+    with pytest.raises(PdfTooComplex, match="drawing the page took longer than 0 s"):
+        render_page_image(data, 31, "", PdfLimits(render_seconds=0.05))
+    assert time.monotonic() - started < 15
+    # within its limits the child answers (the pdfplumber text itself: tests/test_ingest.py)
+    assert render_page_image(data, 31, "", PdfLimits()).png.startswith(b"\x89PNG")
 
 
 def test_file_names_cannot_walk_folders():
