@@ -28,10 +28,12 @@ system-packages:
 run: setup
 	GAPLENS_AUTH=local $(BIN)/gaplens serve
 
+# lint-imports checks the import rules in pyproject.toml ([tool.importlinter]) on this checkout's code.
 lint: setup
 	$(BIN)/ruff check service classifiers eval tests
 	$(BIN)/ruff format --check service classifiers eval tests
 	$(BIN)/hadolint Dockerfile
+	PYTHONPATH=. $(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

@@ -5,13 +5,14 @@
    the English dev split (never the test split), and the part vectors (SDG targets, OECD sub-elements)
    encoded by the tuned encoder, for attribution.
 3. Export the int8 copy of the encoder (ONNX, the service's default) and choose its heads' thresholds
-   again on its own dev vectors (``write_int8_release``).
+   again on its own dev vectors (``write_int8_release``); fit the relevance gate (classifiers/relevance.py).
 4. Fit heads for every other language on the frozen multilingual encoder (multilingual-e5-small), on the
    train split in English and Dutch; thresholds again from dev (Dutch and English dev rows).
 
 Everything lands in ``models_dir`` (default classifiers/models/tuned/): ``gaplens-minilm/`` (the encoder),
 ``{sdg,oecd_dd}-gaplens-minilm.{npz,json}``, ``gaplens-minilm-int8.onnx`` with
-``{sdg,oecd_dd}-gaplens-minilm-int8.{npz,json}``, and ``{sdg,oecd_dd}-multilingual-e5-small.{npz,json}``.
+``{sdg,oecd_dd}-gaplens-minilm-int8.{npz,json}``, ``relevance.{npz,json}``, and
+``{sdg,oecd_dd}-multilingual-e5-small.{npz,json}``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from classifiers.finetune import TuneConfig, bucket_thresholds, finetune
 from classifiers.heads import fit_heads, part_anchors
 from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
+from classifiers.relevance import train_gate
 from service.embed import encode
 from service.frameworks import Framework, load_framework
 from service.models import (
@@ -136,7 +138,7 @@ def write_int8_release(
     """
     encoder_dir = models_dir / TUNED_ENCODER
     target = export_onnx(encoder_dir, models_dir / f"{TUNED_INT8}.onnx", int8=True)
-    int8 = OnnxEncoder(target, encoder_dir / "tokenizer.json", TUNED_MAX_TOKENS)
+    int8 = OnnxEncoder(target, encoder_dir / "tokenizer.json", TUNED_MAX_TOKENS, alone=True)
     dev = [t for t in select(texts, "dev", lang="en") if t.granularity != "page"]
     dev_vectors = int8.encode(inputs(dev, with_heading), 16)
     written = {}
@@ -205,6 +207,7 @@ def train_tuned(
             config.with_heading,
         )
     written.update(write_int8_release(texts, (sdg, dd), models_dir, config.with_heading))
+    log(f"relevance gate: {train_gate(texts, models_dir)}")
     if multilingual:
         written.update(
             train_multilingual(texts, sdg, dd, models_dir, exclude_reports, config.with_heading, log)

@@ -38,8 +38,9 @@ CONFIGS: dict[str, dict[str, str | int]] = {
 
 def run_config(name: str, reports: int, data_dir: Path) -> dict[str, float]:
     """Runs inside the child process: score the reports one way, return counts and seconds."""
-    from service.batch import read_manifest, run_batch
+    from service.batch import run_batch
     from service.ingest import document_from_file
+    from service.manifest import read_manifest
     from service.pipeline import analyze_document
     from service.settings import Settings
 

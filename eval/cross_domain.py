@@ -35,9 +35,8 @@ def scores(
     """
     inputs = [model_input(t.text, t.heading) for t in rows]
     if int8:
-        onnx = OnnxEncoder(
-            folder / f"{TUNED_INT8}.onnx", folder / TUNED_ENCODER / "tokenizer.json", TUNED_MAX_TOKENS
-        )
+        tokenizer = folder / TUNED_ENCODER / "tokenizer.json"
+        onnx = OnnxEncoder(folder / f"{TUNED_INT8}.onnx", tokenizer, TUNED_MAX_TOKENS, alone=True)
         vectors, name = onnx.encode(inputs, 16), TUNED_INT8
     else:
         vectors, name = encode(inputs, str(folder / TUNED_ENCODER)), TUNED_ENCODER

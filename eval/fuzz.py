@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.errors import BadInput  # noqa: E402
 from service.ingest import document_from_pdf  # noqa: E402
-from service.sandbox import PdfLimits  # noqa: E402
+from service.pdf_limits import PdfLimits  # noqa: E402
 
 SHARED_PDF = (
     Path(__file__).resolve().parents[2]
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--pdf-examples", type=int, default=1000)
     args = parser.parse_args()
 
-    from service.api.app import create_app
+    from service.app import create_app
 
     if args.pdf_examples:
         started = time.perf_counter()

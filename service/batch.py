@@ -9,8 +9,6 @@ loses at most the reports in flight; the result files are written from the store
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -22,30 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from service.embed import EmbeddingCache, MemoryCache, embedding_key
-from service.errors import BadInput, BadManifest
+from service.errors import BadInput
+from service.export import write_results
 from service.ingest import document_from_file
+from service.manifest import BatchItem, file_sha256
 from service.pipeline import analyze_documents, with_timings
 from service.records import Analysis
 from service.settings import Settings
 from service.store import LOCAL_TENANT, Store, TenantStore
 from service.substance import evidence_type, load_substance_rules
-
-MANIFEST_COLUMNS = ("path", "company", "sector", "year")
-OPTIONAL_COLUMNS = ("country", "language")
-REPORT_SUFFIXES = (".pdf", ".json")
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One manifest row: a report file and what the researcher knows about it."""
-
-    path: Path
-    company: str = ""
-    sector: str = ""
-    year: int | None = None
-    country: str = ""
-    # the report's language when known; empty: detected from the text
-    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,85 +64,6 @@ class BatchSummary:
     outputs: dict[str, Path] = field(default_factory=dict)
 
 
-# --- the manifest ----------------------------------------------------------------------------
-def _year(value: str, where: str) -> int | None:
-    if not value.strip():
-        return None
-    try:
-        year = int(value)
-    except ValueError:
-        raise BadManifest(f"{where}: year {value!r} is not a whole number") from None
-    if not 1900 <= year <= 2100:
-        raise BadManifest(f"{where}: year {year} is outside 1900-2100")
-    return year
-
-
-def _item(row: dict[str, str], path: Path, where: str) -> BatchItem:
-    return BatchItem(
-        path=path,
-        company=(row.get("company") or "").strip() or path.stem,
-        sector=(row.get("sector") or "").strip().lower(),
-        year=_year(row.get("year") or "", where),
-        country=(row.get("country") or "").strip(),
-        language=(row.get("language") or "").strip().lower(),
-    )
-
-
-def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadManifest(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise BadManifest(
-            f"{path}: missing column(s) {', '.join(missing)}; the header must name {', '.join(required)}"
-        )
-    for number, row in enumerate(reader, start=2):
-        yield number, {k: v or "" for k, v in row.items() if k}
-
-
-def read_manifest(path: Path, columns_file: Path | None = None) -> list[BatchItem]:
-    """The reports to score, from a CSV manifest or a folder.
-
-    A manifest names ``path,company,sector,year[,country,language]`` (paths relative to it). A folder
-    holds PDFs and .json reports, with an optional CSV naming ``file`` and any of those columns.
-    """
-    if path.is_dir():
-        return _folder_items(path, columns_file)
-    if not path.is_file():
-        raise BadManifest(f"{path}: no such manifest file or folder")
-    items = []
-    for number, row in _csv_rows(path, MANIFEST_COLUMNS):
-        if not row["path"].strip():
-            raise BadManifest(f"{path}:{number}: the path is empty")
-        report = (path.parent / row["path"].strip()).resolve()
-        items.append(_item(row, report, f"{path}:{number}"))
-    if not items:
-        raise BadManifest(f"{path}: the manifest lists no reports")
-    return items
-
-
-def _folder_items(folder: Path, columns_file: Path | None) -> list[BatchItem]:
-    known: dict[str, BatchItem] = {}
-    if columns_file is not None:
-        for number, row in _csv_rows(columns_file, ("file",)):
-            report = (folder / row["file"].strip()).resolve()
-            known[report.name] = _item(row, report, f"{columns_file}:{number}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in REPORT_SUFFIXES and p.is_file())
-    if not files:
-        raise BadManifest(f"{folder}: no .pdf or .json reports in this folder")
-    return [known.get(p.name, BatchItem(path=p.resolve(), company=p.stem)) for p in files]
-
-
-def file_sha256(path: Path) -> str:
-    """The report's identity, read in blocks so thousands of PDFs never sit in memory at once."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-# --- the work one worker does ------------------------------------------------------------------
 def score_task(task: Task, settings: Settings, cache: EmbeddingCache | None = None) -> list[Outcome]:
     """Read the task's reports and analyse the readable ones together; bad input is an outcome."""
     outcomes: dict[str, Outcome] = {}
@@ -281,8 +185,10 @@ def _save(store: Store, reports: TenantStore, report_id: int, analysis: Analysis
     # The vectors first: the search index is rebuilt from them, and a kill between the two writes
     # leaves only a harmless cache entry.
     model = settings.embedding_model
-    keys = [embedding_key(model, analysis.encoder_input(n)) for n in range(len(analysis.passages))]
-    store.put_vectors(model, dict(zip(keys, analysis.vectors, strict=True)))
+    read = analysis.embedded()  # passages the relevance gate skipped have no vector to keep
+    store.put_vectors(
+        model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}
+    )
     rules = load_substance_rules(settings.corpora_dir)
     types = [evidence_type(p.text, rules) for p in analysis.passages]
     reports.save_analysis(report_id, analysis, model, types)
@@ -303,8 +209,6 @@ def run_batch(
 
     The reports belong to ``tenant``; ``shareable`` lets other tenants' sector benchmarks count them.
     """
-    from service.export import write_results
-
     started = time.perf_counter()
     store = Store.open(settings)
     reports = store.for_tenant(store.tenant_id(tenant, create=True))

@@ -1,7 +1,7 @@
 """Sector benchmarks: distributions of coverage per SDG and per step, percentiles, years.
 
 Reads analysed reports from the store (uploaded or batch-scored alike) through their flat coverage
-columns (``service.export.coverage_columns``). Quartiles are numpy's default linear interpolation,
+columns (``service.report_table.coverage_columns``). Quartiles are numpy's default linear interpolation,
 the same as pandas' and R's type 7, so researchers can reproduce them from reports.csv.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from service.errors import NotFound
-from service.export import coverage_columns
+from service.report_table import coverage_columns, stored_report
 from service.store import ALL_TENANTS, AllTenants, ReportRow, Scope, Store
 
 
@@ -106,7 +106,7 @@ def percentile_rank(value: float, peers: list[float]) -> float | None:
 
 
 def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
-    return [coverage_columns(r.result or {}) for r in reports]
+    return [coverage_columns(stored_report(r)) for r in reports]
 
 
 # Who may see whose reports. A tenant's benchmarks count its own reports and, only in aggregates, the
@@ -167,13 +167,12 @@ def sector_benchmark(store: Store, sector: str, scope: Scope) -> SectorBenchmark
 def report_percentiles(store: Store, report_id: int, scope: Scope) -> dict[str, Any]:
     """Where one report stands in its sector: per column its score, percentile and the sector median."""
     report = store.for_tenant(scope).get_report(report_id)
-    if report.result is None:
-        raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
+    own = coverage_columns(stored_report(report))
     if not report.sector:
         raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
     peers = [r for r in benchmark_reports(store, report.sector, scope) if r.id != report.id]
-    own = coverage_columns(report.result)
-    labels = [_standing(label, score, peers, scope) for label, score in own.items()]
+    columns = _columns(peers)
+    labels = [_standing(label, score, columns, shares_others(peers, scope)) for label, score in own.items()]
     return {
         "report_id": report.id,
         "company": report.company,
@@ -183,12 +182,12 @@ def report_percentiles(store: Store, report_id: int, scope: Scope) -> dict[str, 
     }
 
 
-def _standing(label: str, score: float, peers: list[ReportRow], scope: Scope) -> dict[str, Any]:
+def _standing(label: str, score: float, peers: list[dict[str, float]], coarsen: bool) -> dict[str, Any]:
     """One column's percentile and sector median; coarsened (10 points, COARSE_STEP) when others count."""
-    values = [coverage_columns(r.result or {})[label] for r in peers]
+    values = [row[label] for row in peers]
     rank = percentile_rank(score, values)
     median = float(np.median(values)) if values else None
-    if shares_others(peers, scope):
+    if coarsen:
         rank = None if rank is None else coarse(rank, 10.0)
         median = None if median is None else coarse(median)
     return {"label": label, "score": score, "percentile": rank, "sector_median": median}
@@ -203,14 +202,22 @@ def company_history(store: Store, company: str, scope: Scope) -> dict[str, Any]:
     reports = sorted(reports, key=lambda r: (r.year or 0, r.id))
     if not reports:
         raise NotFound(f"no analysed reports of company {company!r}")
-    years, previous = [], None
-    for report, columns in zip(reports, _columns(reports), strict=True):
+    years: list[dict[str, Any]] = []
+    previous = None
+    for report in reports:
+        analysis = stored_report(report)
+        columns = coverage_columns(analysis)
         change = None
         if previous is not None:
             change = {k: columns[k] - previous[k] for k in ("sdg_score", "dd_score")}
-        profile = (report.result or {}).get("profile", "")
         years.append(
-            {"year": report.year, "report_id": report.id, "profile": profile, "change": change, **columns}
+            {
+                "year": report.year,
+                "report_id": report.id,
+                "profile": analysis.profile,
+                "change": change,
+                **columns,
+            }
         )
         previous = columns
     return {"company": reports[0].company, "reports": len(reports), "years": years}

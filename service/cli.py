@@ -176,7 +176,8 @@ def batch(
 
     Exit code 0 when every report is scored, 1 when some failed (see failures.csv), 2 on bad input.
     """
-    from service.batch import BatchSummary, read_manifest, run_batch
+    from service.batch import BatchSummary, run_batch
+    from service.manifest import read_manifest
 
     changes: dict[str, str] = {"encoder_runtime": runtime}
     if encoder:
@@ -354,6 +355,22 @@ def train_int8_command(
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
 
+@train_app.command("gate")
+def train_gate_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Fit the relevance gate (which passages skip the encoder; part of `train tuned`)."""
+    from classifiers.labelled import all_labelled
+    from classifiers.linear import TUNED_DIR
+    from classifiers.relevance import train_gate
+
+    settings = get_settings()
+    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+    err.print(train_gate(texts, models_dir or TUNED_DIR))
+
+
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
 app.add_typer(keys_app, name="keys")
 
@@ -416,7 +433,7 @@ def serve(
     """Serve the upload page and the API (what ``make run`` starts, in local mode)."""
     import uvicorn
 
-    from service.api.app import create_app
+    from service.app import create_app
     from service.logs import configure_logging
 
     settings = get_settings()

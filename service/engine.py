@@ -32,7 +32,8 @@ from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
 from service.pipeline import analyze_pdf, classify_texts, load_models
-from service.records import Analysis, LabelScores
+from service.records import Analysis, GapReport, LabelScores
+from service.report_table import stored_report
 from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
 from service.store import ALL_TENANTS, UNFINISHED, JobRow, PassageRow, ReportRow, Store, TenantStore
@@ -389,7 +390,8 @@ class GapLensService:
             ids = jobs.save_analysis(
                 report_id, analysis, self.settings.embedding_model, self._evidence_types(analysis), scope
             )
-            self.index.add(ids, analysis.vectors)
+            read = analysis.embedded()
+            self.index.add([ids[k] for k in read], analysis.vectors[read])
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
             reason = job_error(exc, job.id)
@@ -400,11 +402,9 @@ class GapLensService:
         jobs.update_job(job.id, status="done", stage="done", progress=1.0)
 
     # --- reading ---------------------------------------------------------------------------
-    def analysis(self, report_id: int, tenant: Tenant) -> dict[str, Any]:
-        report = self._of(tenant).get_report(report_id)
-        if report.result is None:
-            raise NotFound(f"report {report_id} has no analysis yet (status: {report.status})")
-        return report.result
+    def analysis(self, report_id: int, tenant: Tenant) -> GapReport:
+        """The tenant's report's gap analysis, read back as the pipeline made it."""
+        return stored_report(self._of(tenant).get_report(report_id))
 
     def evidence(
         self, report_id: int, tenant: Tenant, side: Side, label: str, part: str = "", limit: int = 20

@@ -1,4 +1,4 @@
-"""GapLens' own exceptions. The API maps them to HTTP answers in one place (service/api/app.py)."""
+"""GapLens' own exceptions. The API maps them to HTTP answers in one place (service/app.py)."""
 
 from __future__ import annotations
 

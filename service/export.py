@@ -1,8 +1,8 @@
 """Export: stored analyses as flat tables (Parquet and CSV) for researchers.
 
-One row per report (coverage per SDG and per step, profile, timings) and one row per passage
-(its labels and scores). The files are rewritten from the store after every batch run, so a run that
-resumed after a crash writes the same complete files as one that never stopped.
+One row per report (coverage per SDG and per step, profile, timings: service/report_table.py) and
+one row per passage (its labels and scores). The files are rewritten from the store after every batch
+run, so a run that resumed after a crash writes the same complete files as one that never stopped.
 """
 
 from __future__ import annotations
@@ -11,18 +11,16 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from service.manifest import BatchItem
+from service.report_table import report_row
 from service.store import ReportRow, TenantStore
 
-if TYPE_CHECKING:
-    from service.batch import BatchItem
-
-TIMED_STAGES = ("parsing", "segmenting", "embedding", "classifying", "scoring", "total")
 PASSAGE_SCHEMA = pa.schema(
     [
         ("sha256", pa.string()),
@@ -41,142 +39,6 @@ PASSAGE_SCHEMA = pa.schema(
         ("dd_top_score", pa.float32()),
     ]
 )
-
-
-def coverage_columns(result: dict[str, Any]) -> dict[str, float]:
-    """A gap report's scores as columns: sdg_score, dd_score, sdg_1..sdg_17, dd_1..dd_6."""
-    columns = {"sdg_score": float(result["sdg_score"]), "dd_score": float(result["due_diligence_score"])}
-    columns.update({f"sdg_{c['label']}": float(c["score"]) for c in result["sdg"]})
-    columns.update({f"dd_{c['label']}": float(c["score"]) for c in result["due_diligence"]})
-    return columns
-
-
-ANALYSIS_CSV_COLUMNS = (
-    "framework",
-    "label",
-    "name",
-    "score",
-    "addressed",
-    "evidence_count",
-    "results",
-    "actions",
-    "commitments",
-    "mentions",
-    "parts_touched",
-    "parts_missing",
-    "decision",
-    "pages",
-    "advice",
-)
-
-
-def _coverage_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A row per goal (with its ladder rung as the decision) and per OECD step."""
-    rungs = {g["goal"]: g["rung"] for g in result.get("sdg_ladder", [])}
-    rows = []
-    for framework, key in (("sdg", "sdg"), ("oecd_dd", "due_diligence")):
-        for c in result[key]:
-            types = c.get("evidence_types") or {}
-            rows.append(
-                {
-                    "framework": framework,
-                    "label": c["label"],
-                    "name": c["name"],
-                    "score": c["score"],
-                    "addressed": c["addressed"],
-                    "evidence_count": c["evidence_count"],
-                    "results": types.get("result", 0),
-                    "actions": types.get("action", 0),
-                    "commitments": types.get("commitment", 0),
-                    "mentions": types.get("mention", 0),
-                    "parts_touched": ";".join(c["parts_touched"]),
-                    "parts_missing": ";".join(c["parts_missing"]),
-                    "decision": rungs.get(c["label"], "") if framework == "sdg" else "",
-                }
-            )
-    return rows
-
-
-def _rubric_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A row per rubric indicator, per regulatory-view item and per piece of negative evidence."""
-    rows = [
-        {
-            "framework": "indicator",
-            "label": i["id"],
-            "name": i["name"],
-            "score": round(100 * i["points"]),
-            "addressed": i["decision"] == "met",
-            "evidence_count": len(i["evidence"]),
-            "parts_touched": i["step"],
-            "decision": i["decision"],
-            "pages": ";".join(str(e["page"]) for e in i["evidence"]),
-            "advice": i["advice"],
-        }
-        for i in result.get("indicators", [])
-    ]
-    status = {i["id"]: i["decision"] for i in result.get("indicators", [])}
-    for view in result.get("regulatory_views", []):
-        rows += [
-            {
-                "framework": f"view:{view['id']}",
-                "label": item["id"],
-                "name": f"{item['reference']}: {item['name']}",
-                "addressed": item["status"] == "evidenced",
-                "parts_touched": ";".join(i for i in item["indicators"] if status.get(i) != "not_met"),
-                "parts_missing": ";".join(i for i in item["indicators"] if status.get(i) != "met"),
-                "decision": item["status"],
-            }
-            for item in view["items"]
-        ]
-    rows += [
-        {
-            "framework": "negative_evidence",
-            "label": n["kind"],
-            "name": n["text"][:300],
-            "decision": "gap",
-            "pages": str(n["page"]),
-            "parts_touched": ";".join(n["labels"]),
-        }
-        for n in result.get("negative_evidence", [])
-    ]
-    return rows
-
-
-def analysis_csv(result: dict[str, Any]) -> str:
-    """One gap report as CSV for a spreadsheet.
-
-    A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
-    indicator (`framework` = indicator), per article or element of each regulatory view
-    (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
-    """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, ANALYSIS_CSV_COLUMNS, restval="")
-    writer.writeheader()
-    writer.writerows(_coverage_rows(result) + _rubric_rows(result))
-    return buffer.getvalue()
-
-
-def report_row(report: ReportRow, path: str = "") -> dict[str, Any]:
-    """One analysed report as a flat row."""
-    result = report.result or {}
-    timings = result.get("timings", {})
-    return {
-        "sha256": report.sha256,
-        "path": path,
-        "filename": report.filename,
-        "company": report.company,
-        "sector": report.sector,
-        "year": report.year,
-        "country": report.country,
-        "language": report.language,
-        "pages": report.pages,
-        "passages": result.get("passages", 0),
-        "profile": result.get("profile", ""),
-        **coverage_columns(result),
-        "missing_sdgs": ";".join(result.get("missing_sdgs", [])),
-        "missing_steps": ";".join(result.get("missing_steps", [])),
-        **{f"seconds_{stage}": timings.get(stage) for stage in TIMED_STAGES},
-    }
 
 
 def _write_atomically(path: Path, write: Any) -> None:

@@ -19,8 +19,9 @@ from pathlib import Path
 import py3langid
 
 from service.errors import EmptyFile, FileTooLarge, NotAPdf, NoTextLayer, NotSections
+from service.pdf_limits import DEFAULT_LIMITS, PdfLimits
 from service.records import Document, Page
-from service.sandbox import PdfLimits, ocr_languages_available, ocr_page_texts, read_page_texts
+from service.sandbox import ocr_languages_available, ocr_page_texts, read_page_texts
 
 LANGUAGES = ("en", "nl", "de", "fr", "es", "it")
 # A document with fewer letters per page than this has no usable text layer (a scan).
@@ -69,17 +70,12 @@ def check_pdf_bytes(data: bytes, max_bytes: int) -> None:
         raise NotAPdf("the file is not a PDF (it does not start with %PDF-)")
 
 
-def raw_pages_pdfplumber(data: bytes) -> list[str]:
-    """Layout-ordered text of upright characters only (rotated designer text is dropped)."""
-    import io
+def raw_pages_pdfplumber(data: bytes, limits: PdfLimits = DEFAULT_LIMITS) -> list[str]:
+    """Layout-ordered text of upright characters only (rotated designer text is dropped).
 
-    import pdfplumber
-
-    def upright(obj: dict) -> bool:
-        return obj.get("object_type") != "char" or bool(obj.get("upright", True))
-
-    with pdfplumber.open(io.BytesIO(data)) as pdf:
-        return [page.filter(upright).extract_text(x_tolerance=1) or "" for page in pdf.pages]
+    Read by pdfplumber in the sandbox's bounded child, like every other PDF read.
+    """
+    return read_page_texts(data, limits, layout=True)
 
 
 def is_garbage_line(line: str) -> bool:
@@ -196,7 +192,7 @@ def pdf_page_texts(data: bytes, limits: PdfLimits | None = None) -> list[str]:
 
     Raises BadInput subclasses; a PDF without text is refused only when OCR cannot read it.
     """
-    limits = limits or PdfLimits()
+    limits = limits or DEFAULT_LIMITS
     check_pdf_bytes(data, limits.max_bytes)
     raw = read_page_texts(data, limits)
     if not has_text_layer(raw) and not ocr_ready(limits):
@@ -228,7 +224,7 @@ def document_from_pdf(
 
     Raises a BadInput subclass with a clear message when it cannot.
     """
-    limits = limits or PdfLimits()
+    limits = limits or DEFAULT_LIMITS
     return document_from_page_texts(data, pdf_page_texts(data, limits), filename, backend, limits)
 
 
@@ -244,12 +240,12 @@ def document_from_page_texts(
     The upload keeps what it validated, so the job does not open the PDF a second time; OCR of a
     scanned PDF and the pdfplumber backend still read the bytes.
     """
-    limits = limits or PdfLimits()
+    limits = limits or DEFAULT_LIMITS
     raw, ocr_pages = with_ocr(data, raw, limits)
     if not has_text_layer(raw):
         raise NoTextLayer("the PDF has no readable text, not even by OCR; export it with text")
     if backend == "pdfplumber" and not ocr_pages:
-        raw = raw_pages_pdfplumber(data)
+        raw = raw_pages_pdfplumber(data, limits)
     document = _document(sha256_of(data), clean_pages(raw), filename, "pdf")
     return replace(document, ocr_pages=ocr_pages)
 
@@ -295,6 +291,6 @@ def document_from_file(
     Both are identified by the sha256 of the file's bytes, so a re-run finds them again.
     """
     if Path(filename).suffix.lower() == ".json":
-        check_file_size(data, (limits or PdfLimits()).max_bytes)
+        check_file_size(data, (limits or DEFAULT_LIMITS).max_bytes)
         return document_from_sections(sections_from_json(data), filename, sha256_of(data))
     return document_from_pdf(data, filename, backend, limits)

@@ -3,21 +3,18 @@
 A reader checks a claim fastest by seeing the passage where it stands on the page. Passages hold
 *cleaned* text (hyphens joined, running headers dropped), so their offsets do not index the PDF's own
 text; we find the passage on the page by aligning its words with the page's words instead, and mark
-the text runs pdfium reports for the aligned span.
+the text runs pdfium reports for the aligned span. The drawing itself runs in the sandbox's child
+(service/sandbox_child.py, which alone opens PDFs); this module holds the PDF-free parts it uses and
+the records the parent gets back (``service.sandbox.render_page_image``).
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
-
-from service.errors import NotFound
-from service.sandbox import open_pdf
 
 WORD = re.compile(r"\w+")
 # Matched runs shorter than this are chance ("of the"), not the passage.
@@ -72,19 +69,8 @@ def passage_char_span(page_text: str, passage_text: str) -> tuple[int, int] | No
     return spans[first.a][0], spans[last.a + last.size - 1][1]
 
 
-def _text_boxes(
-    textpage: pdfium.PdfTextPage, span: tuple[int, int], height: float, scale: float
-) -> list[Box]:
-    start, end = span
-    boxes = []
-    for i in range(textpage.count_rects(start, end - start)):
-        left, bottom, right, top = textpage.get_rect(i)
-        # PDF space grows upwards from the bottom edge; image space downwards from the top.
-        boxes.append(Box(left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
-    return boxes
-
-
-def _draw(image: Image.Image, boxes: list[Box]) -> Image.Image:
+def draw_highlight(image: Image.Image, boxes: list[Box]) -> Image.Image:
+    """The page image with the passage's lines marked and a bar beside them in the margin."""
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for box in boxes:
@@ -96,40 +82,7 @@ def _draw(image: Image.Image, boxes: list[Box]) -> Image.Image:
     return Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
 
 
-def _scale(page: pdfium.PdfPage, wanted: float) -> float:
-    width, height = max(page.get_width(), 1.0), max(page.get_height(), 1.0)
+def image_scale(width: float, height: float, wanted: float) -> float:
+    """The render scale for a page of ``width`` x ``height`` points: ``wanted``, within the pixel caps."""
+    width, height = max(width, 1.0), max(height, 1.0)
     return min(wanted, MAX_IMAGE_SIDE / max(width, height), (MAX_PIXELS / (width * height)) ** 0.5)
-
-
-def render_pdf_page(
-    pdf: pdfium.PdfDocument, page_number: int, highlight: str = "", scale: float = 1.3
-) -> PageImage:
-    """Page ``page_number`` (1-based) of an open PDF as PNG, with ``highlight``'s text marked if found.
-
-    Runs inside the sandbox's child (``service.sandbox.render_page_image``): rendering is where a page
-    built of a million shapes costs minutes, so it gets the child's time and memory caps.
-    """
-    if not 1 <= page_number <= len(pdf):
-        raise NotFound(f"the report has {len(pdf)} pages; there is no page {page_number}")
-    page = pdf[page_number - 1]
-    scale = _scale(page, scale)
-    image = page.render(scale=scale).to_pil()
-    boxes: list[Box] = []
-    if highlight:
-        textpage = page.get_textpage()
-        span = passage_char_span(textpage.get_text_range(), highlight)
-        if span:
-            boxes = _text_boxes(textpage, span, page.get_height(), scale)
-    image = _draw(image, boxes)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return PageImage(buffer.getvalue(), image.width, image.height, tuple(boxes))
-
-
-def render_page(data: bytes, page_number: int, highlight: str = "", scale: float = 1.3) -> PageImage:
-    """Like render_pdf_page, from the PDF's bytes, in this process (tests and trusted PDFs only)."""
-    pdf = open_pdf(data)
-    try:
-        return render_pdf_page(pdf, page_number, highlight, scale)
-    finally:
-        pdf.close()

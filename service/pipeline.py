@@ -15,7 +15,10 @@ from dataclasses import replace
 import numpy as np
 
 from classifiers import get_classifier
+from classifiers.linear import TUNED_DIR, cue_matcher, explicit_goals
+from classifiers.relevance import load_gate
 from service.embed import EmbeddingCache, embed_texts
+from service.frameworks import Framework, load_framework
 from service.ingest import detect_language, document_from_page_texts, document_from_pdf
 from service.records import Analysis, Document, LabelScores, Page, Passage
 from service.scoring import TextReadings, gap_report, text_readings
@@ -60,6 +63,33 @@ def load_models(settings: Settings, language: str = "en") -> None:
     """
     page = Page(number=1, text=_WARM_UP)
     analyze_document(Document("warm-up", (page,), language, "warm-up", "warm-up", 1), settings)
+
+
+def needs_encoder(
+    inputs: Sequence[str], texts: Sequence[str], language: str, settings: Settings
+) -> np.ndarray:
+    """Which passages go through the encoder: all but those the relevance gate rules out.
+
+    The gate (classifiers/relevance.py) reads English only; a passage that names a goal or a step
+    instrument outright is always read.
+    """
+    gate = load_gate(TUNED_DIR) if settings.relevance_gate and language == "en" else None
+    if gate is None:
+        return np.ones(len(inputs), dtype=bool)
+    steps = cue_matcher(load_framework("oecd_dd", settings.corpora_dir))
+    named = np.array([bool(explicit_goals(t) or (steps and steps(t))) for t in texts], dtype=bool)
+    return gate.needs_encoder(inputs) | named
+
+
+def unread(
+    ids: Sequence[str], kept: np.ndarray, readings: Sequence[LabelScores], framework: Framework
+) -> list[LabelScores]:
+    """Readings for every passage: the encoder's for those it read, no label and zero scores for the rest."""
+    nothing = dict.fromkeys(framework.label_ids, 0.0)
+    out = [LabelScores(pid, framework.id, dict(nothing), (), ()) for pid in ids]
+    for k, reading in zip(kept, readings, strict=True):
+        out[k] = reading
+    return out
 
 
 def classify_vectors(
@@ -193,17 +223,25 @@ def _embed_classify_score(
         texts = [p.text for i in members for p in passages[i]]
         ids = [p.id for i in members for p in passages[i]]
         inputs = [text for i in members for text in read[i]]
+        kept = np.flatnonzero(needs_encoder(inputs, texts, language, settings))
         with _timed(shared, "embedding", progress):
             vectors = embed_for_classification(
-                inputs, language, settings, cache, _within("embedding", progress)
+                [inputs[k] for k in kept], language, settings, cache, _within("embedding", progress)
             )
         with _timed(shared, "classifying", progress):
-            sdg_all, dd_all = classify_vectors(vectors, ids, settings, texts, language)
+            sdg_kept, dd_kept = classify_vectors(
+                vectors, [ids[k] for k in kept], settings, [texts[k] for k in kept], language
+            )
+        sdg_all = unread(ids, kept, sdg_kept, load_framework("sdg", settings.corpora_dir))
+        dd_all = unread(ids, kept, dd_kept, load_framework("oecd_dd", settings.corpora_dir))
+        found = vectors[settings.embedding_model]
+        main_all = np.zeros((len(ids), found.shape[1]), np.float32)  # a passage not read: no vector
+        main_all[kept] = found
         start = 0
         for i in members:
             end = start + len(passages[i])
             sdg[i], dd[i] = sdg_all[start:end], dd_all[start:end]
-            main[i] = vectors[settings.embedding_model][start:end]
+            main[i] = main_all[start:end]
             start = end
     total_passages = max(sum(len(p) for p in passages), 1)
     analyses = []

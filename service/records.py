@@ -9,9 +9,11 @@ Each stage is a function from these plain dataclasses to the next ones; nothing 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import TypeAdapter
 
 Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
 Decision = Literal["met", "partly", "not_met"]
@@ -234,6 +236,22 @@ class GapReport:
         """JSON-ready form (tuples become lists)."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GapReport:
+        """The report again from ``to_dict``'s form (or its JSON), nested records and all.
+
+        Pydantic checks every field against the dataclasses above, so a stored report that no longer
+        fits them fails here, at the store's edge, not as a KeyError in a page. Fields added since a
+        report was stored take their defaults.
+        """
+        return _gap_report_adapter().validate_python(data)
+
+
+@lru_cache(maxsize=1)
+def _gap_report_adapter() -> TypeAdapter[GapReport]:
+    """Built once, on first use: pydantic reads the dataclasses' annotations into a validator."""
+    return TypeAdapter(GapReport)
+
 
 @dataclass
 class Analysis:
@@ -248,6 +266,12 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
     # What the encoder read for each passage (the passage under its heading): its vector's cache key.
     inputs: list[str] = field(default_factory=list)
+
+    def embedded(self) -> list[int]:
+        """Positions of the passages the encoder read (a passage the relevance gate skipped has no vector)."""
+        return (
+            [int(i) for i in np.flatnonzero(np.any(self.vectors != 0, axis=1))] if self.vectors.size else []
+        )
 
     def encoder_input(self, index: int) -> str:
         """The text passage ``index`` was embedded as (its text, when no inputs were recorded)."""

@@ -4,18 +4,17 @@ A PDF can be built to exhaust its reader: a page tree of millions of pages, a st
 to gigabytes, objects nested thousands deep. PDFium is C++ and runs in our address space, so we do
 not try to spot every trick; the child process that reads the PDF has an address-space limit
 (RLIMIT_AS) and a wall-clock timeout, and whatever goes wrong there ends as a clear BadInput here
-while the service carries on. The child imports nothing but pypdfium2 (and pytesseract for OCR), so
-it starts in about 0.1 s.
+while the service carries on.
 
-Run as ``python -m service.sandbox`` it is the child: PDF bytes on stdin, a JSON answer on stdout.
+This is the parent's side, and it imports no PDF library: every call that opens a PDF (text, the
+pdfplumber backend, OCR, page images) runs in ``python -m service.sandbox_child``, PDF bytes on stdin
+and a JSON answer on stdout. tests/test_imports.py and the import-linter contracts keep it so.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,42 +28,22 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-import pypdfium2 as pdfium
-
 from service import errors
 from service.errors import (
     BadInput,
     CorruptPdf,
-    EncryptedPdf,
     JobTimeout,
     NotFound,
     PdfTooComplex,
     ServiceBusy,
     TooManyRequests,
 )
+from service.page_images import Box, PageImage
+from service.pdf_limits import PdfLimits
 
-# How much a child yields the CPU, by what it does (see child_main): reading a PDF's text is short and
-# someone may wait on it (an upload's 202); OCR and drawing pages are long, and drawing is what a
-# render bomb attacks, so it yields most. CFS weights: nice 5 gets 9x the CPU of nice 15.
-CHILD_NICENESS = {"text": 5, "ocr": 10, "render": 15}
-# Pages are rendered for OCR at this resolution: tesseract reads body text best at about 300 dpi.
-OCR_DPI = 300
-
-
-@dataclass(frozen=True)
-class PdfLimits:
-    """What one PDF may cost to read (Settings.pdf_limits builds it from the configuration)."""
-
-    max_bytes: int = 50 * 1024 * 1024
-    max_pages: int = 1500
-    memory_mb: int = 1536
-    seconds: float = 60.0
-    # OCR of text-less pages: tesseract language codes ("" = never), how many pages, time per page
-    ocr_languages: str = ""
-    max_ocr_pages: int = 60
-    ocr_seconds_per_page: float = 20.0
-    # rendering one page image (a page of a million filled shapes would otherwise run for minutes)
-    render_seconds: float = 20.0
+# pdfplumber reads a page in layout order ~60x slower than PDFium's text; a real report's pages fit
+# in ten times the text limit, a bomb still does not.
+LAYOUT_TIME_FACTOR = 10
 
 
 # --- how many children at once ---------------------------------------------------------------------
@@ -149,16 +128,16 @@ class ChildSlots:
 CHILDREN = ChildSlots()
 
 
-def memory_sized_children(memory_mb: int, share: float = 0.5) -> int:
-    """How many children of ``memory_mb`` fit in ``share`` of this machine's memory (at least one)."""
-    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    return max(1, int(total_mb * share // max(1, memory_mb)))
-
-
 # --- the parent's side -----------------------------------------------------------------------------
-def read_page_texts(data: bytes, limits: PdfLimits) -> list[str]:
-    """Raw text of every page (PDFium, content-stream order), read in a bounded child process."""
-    answer = _run_child("text", data, limits, limits.seconds)
+def read_page_texts(data: bytes, limits: PdfLimits, layout: bool = False) -> list[str]:
+    """Raw text of every page, read in a bounded child process.
+
+    PDFium's content-stream order by default; ``layout``: pdfplumber's layout order of upright
+    characters (GAPLENS_PDF_BACKEND=pdfplumber). That is ~60x slower, so it gets LAYOUT_TIME_FACTOR
+    times the time (a job's own deadline still caps it); its memory cap is the same.
+    """
+    seconds = limits.seconds * (LAYOUT_TIME_FACTOR if layout else 1)
+    answer = _run_child("layout" if layout else "text", data, limits, seconds)
     return [str(t) for t in answer["pages"]]
 
 
@@ -169,10 +148,18 @@ def ocr_page_texts(data: bytes, pages: list[int], limits: PdfLimits) -> dict[int
     return {int(k): str(v) for k, v in answer["pages"].items()}
 
 
-def render_page_png(data: bytes, page: int, highlight: str, limits: PdfLimits) -> bytes:
+def render_page_image(
+    data: bytes, page: int, highlight: str, limits: PdfLimits, scale: float = 1.3
+) -> PageImage:
     """Page ``page`` (1-based) as PNG with ``highlight`` marked, rendered in a bounded child process."""
-    answer = _run_child("render", data, limits, limits.render_seconds, [page], highlight)
-    return base64.b64decode(answer["png"])
+    answer = _run_child("render", data, limits, limits.render_seconds, [page], highlight, scale)
+    boxes = tuple(Box(*map(float, box)) for box in answer["boxes"])
+    return PageImage(base64.b64decode(answer["png"]), int(answer["width"]), int(answer["height"]), boxes)
+
+
+def render_page_png(data: bytes, page: int, highlight: str, limits: PdfLimits) -> bytes:
+    """Page ``page`` (1-based) as PNG bytes only (what the page-image route serves)."""
+    return render_page_image(data, page, highlight, limits).png
 
 
 @lru_cache(maxsize=4)
@@ -202,16 +189,17 @@ def _run_child(
     seconds: float,
     pages: list[int] | None = None,
     highlight: str = "",
+    scale: float = 1.3,
 ) -> dict[str, Any]:
     request = json.dumps(
-        {"mode": mode, "limits": asdict(limits), "pages": pages or [], "highlight": highlight}
+        {"mode": mode, "limits": asdict(limits), "pages": pages or [], "highlight": highlight, "scale": scale}
     )
     budget = BUDGET.get()
     with CHILDREN.slot(budget.owner, budget.wait):
         timeout, by_deadline = _child_timeout(seconds, budget.deadline)
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "service.sandbox", request],
+                [sys.executable, "-m", "service.sandbox_child", request],
                 input=data,
                 capture_output=True,
                 timeout=timeout,
@@ -244,94 +232,3 @@ def _answer(done: subprocess.CompletedProcess[bytes], budget: str) -> dict[str, 
             kind = CorruptPdf
         raise kind(str(answer.get("message", "the PDF cannot be read")))
     return answer
-
-
-# --- the child's side ------------------------------------------------------------------------------
-def open_pdf(data: bytes) -> pdfium.PdfDocument:
-    """Open with PDFium, turning its error codes into our clear messages."""
-    try:
-        return pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            raise EncryptedPdf("the PDF is encrypted and needs a password to open") from exc
-        raise CorruptPdf(f"the PDF cannot be read ({exc})") from exc
-
-
-def _page_count(pdf: pdfium.PdfDocument, limits: PdfLimits) -> int:
-    count = len(pdf)
-    if count == 0:
-        raise CorruptPdf("the PDF has no pages")
-    if count > limits.max_pages:
-        raise PdfTooComplex(f"the PDF has {count} pages; the limit is {limits.max_pages}")
-    return count
-
-
-def raw_pages_pypdfium2(pdf: pdfium.PdfDocument) -> list[str]:
-    """Text in content-stream order, which keeps columns apart and is ~60x faster than layout."""
-    pages = []
-    for index in range(len(pdf)):
-        textpage = pdf[index].get_textpage()
-        text = textpage.get_text_range()
-        pages.append(text.replace("\r\n", "\n").replace("\r", "\n"))
-    return pages
-
-
-def _ocr(pdf: pdfium.PdfDocument, pages: list[int], languages: str) -> dict[int, str]:
-    import pytesseract
-
-    # Tesseract's OpenMP threads fight over two cores: one thread reads a 300 dpi page in 3.2 s, four
-    # take 26.7 s (measured on the MAX Automation PDF, page 9).
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-
-    texts = {}
-    for number in pages:
-        image = pdf[number - 1].render(scale=OCR_DPI / 72, grayscale=True).to_pil()
-        texts[number] = pytesseract.image_to_string(image, lang=languages)
-    return texts
-
-
-def _render(pdf: pdfium.PdfDocument, page: int, highlight: str) -> dict[str, Any]:
-    from service.page_images import render_pdf_page
-
-    return {"png": base64.b64encode(render_pdf_page(pdf, page, highlight).png).decode("ascii")}
-
-
-def _child_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
-    limits = PdfLimits(**request["limits"])
-    pdf = open_pdf(data)
-    try:
-        count = _page_count(pdf, limits)
-        if request["mode"] == "ocr":
-            pages = [p for p in request["pages"] if 1 <= p <= count]
-            return {"pages": _ocr(pdf, pages, limits.ocr_languages)}
-        if request["mode"] == "render":
-            return _render(pdf, request["pages"][0], request["highlight"])
-        return {"pages": raw_pages_pypdfium2(pdf)}
-    except pdfium.PdfiumError as exc:
-        raise CorruptPdf(f"a page of the PDF cannot be read ({exc})") from exc
-    finally:
-        pdf.close()
-
-
-def child_main() -> None:
-    """The child: cap its own memory, read the PDF from stdin, answer JSON on stdout.
-
-    It also yields the CPU (CHILD_NICENESS): a page that takes its whole time limit to draw or read
-    slows the service's own requests, jobs and other tenants' uploads as little as the machine allows.
-    """
-    request = json.loads(sys.argv[1])
-    memory = int(request["limits"]["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    os.nice(CHILD_NICENESS.get(request["mode"], 10))
-    data = sys.stdin.buffer.read()
-    try:
-        answer = _child_answer(request, data)
-    except (BadInput, NotFound) as exc:
-        answer = {"error": type(exc).__name__, "message": str(exc)}
-    except MemoryError:
-        answer = {"error": "PdfTooComplex", "message": "reading the PDF needs more memory than allowed"}
-    json.dump(answer, sys.stdout)
-
-
-if __name__ == "__main__":
-    child_main()

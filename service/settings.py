@@ -13,7 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.models import TUNED_ENCODER, TUNED_INT8, head_of
-from service.sandbox import PdfLimits, memory_sized_children
+from service.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The English encoder each classifier's heads were fitted on (zero-shot is calibrated on the packaged MiniLM).
@@ -46,18 +46,19 @@ class Settings(BaseSettings):
     # are the local tenant's, for one person on their own machine (`make run`; loopback only).
     auth: Literal["keys", "local"] = "keys"
     # Limits, each with its own clear error (README, "Limits").
-    max_upload_bytes: int = 50 * 1024 * 1024
-    max_pages: int = 1500
+    max_upload_bytes: int = DEFAULT_LIMITS.max_bytes
+    max_pages: int = DEFAULT_LIMITS.max_pages
     max_job_seconds: float = 900.0
     max_jobs_per_tenant: int = 4
     rate_limit: str = "600/minute"
     # Wrong keys and expired sessions per client address; beyond it every attempt is answered 429.
     failed_sign_in_rate: str = "30/minute"
     # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
-    pdf_parse_memory_mb: int = 1536
-    pdf_parse_seconds: float = 60.0
+    # The PDF limits' defaults are PdfLimits' own (service/pdf_limits.py): one set for every caller.
+    pdf_parse_memory_mb: int = DEFAULT_LIMITS.memory_mb
+    pdf_parse_seconds: float = DEFAULT_LIMITS.seconds
     # Rendering one page image, in the same kind of child.
-    page_render_seconds: float = 20.0
+    page_render_seconds: float = DEFAULT_LIMITS.render_seconds
     # PDF children alive at once (each may take pdf_parse_memory_mb); 0: as many as fit in half the
     # machine's memory. One tenant gets at most half of them.
     max_pdf_children: int = 0
@@ -65,9 +66,9 @@ class Settings(BaseSettings):
     pdf_child_wait_seconds: float = 10.0
     # OCR of pages without text, when Debian's tesseract-ocr is installed ("off": never).
     ocr: Literal["auto", "off"] = "auto"
-    ocr_languages: str = "eng+nld"
-    max_ocr_pages: int = 60
-    ocr_seconds_per_page: float = 20.0
+    ocr_languages: str = DEFAULT_LIMITS.ocr_languages
+    max_ocr_pages: int = DEFAULT_LIMITS.max_ocr_pages
+    ocr_seconds_per_page: float = DEFAULT_LIMITS.ocr_seconds_per_page
     # Two workers: one tenant runs at most job_workers - 1 jobs at once, so another tenant's long scan
     # never holds up everyone's reports (service/store.py, Store._next_queued).
     job_workers: int = 2
@@ -75,6 +76,9 @@ class Settings(BaseSettings):
     max_passage_words: int = 90
     # Report passages are classified under their heading, as a reader reads them (eval/RESULTS.md).
     read_headings: bool = True
+    # English passages the relevance gate rules out (financial statements, tables, boilerplate) skip the
+    # encoder and take no label (classifiers/relevance.py; what it saves and costs: eval/RESULTS.md).
+    relevance_gate: bool = True
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"

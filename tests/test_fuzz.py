@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.fuzz import fuzz_api, fuzz_pdfs, fuzz_target, seed_report
-from service.api.app import create_app
+from service.app import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import render_bomb, scanned
-from service.api.app import create_app
+from service.app import create_app
 from service.auth import create_api_key
 from service.sandbox import CHILDREN, ocr_languages_available
 from service.settings import Settings

@@ -3,6 +3,7 @@ rate; PDF bombs end in a clean error within bounded time and memory; file names 
 
 from __future__ import annotations
 
+import re
 import resource
 import time
 import zlib
@@ -11,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import one_page_pdf, pdf_file
-from service.api.app import create_app
+from service.app import create_app
 from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
-from service.ingest import document_from_pdf, safe_filename
-from service.sandbox import PdfLimits
+from service.ingest import document_from_pdf, raw_pages_pdfplumber, safe_filename
+from service.pdf_limits import PdfLimits
+from service.sandbox import render_page_image
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import ENGIE, MAX_AUTOMATION
@@ -89,6 +91,19 @@ def test_the_page_count_bomb_is_refused_for_its_pages():
         document_from_pdf(page_count_bomb(), "bomb.pdf", limits=PdfLimits())
 
 
+def test_the_pdfplumber_backend_and_page_images_read_under_the_childs_limits():
+    """Both once opened the PDF in the service's own process, past every time and memory cap."""
+    data = ENGIE.read_bytes()
+    started = time.monotonic()
+    with pytest.raises(PdfTooComplex, match="reading the PDF took longer than 1 s"):
+        raw_pages_pdfplumber(data, PdfLimits(seconds=0.1))  # layout reading gets 10x the time
+    with pytest.raises(PdfTooComplex, match="drawing the page took longer than 0 s"):
+        render_page_image(data, 31, "", PdfLimits(render_seconds=0.05))
+    assert time.monotonic() - started < 15
+    # within its limits the child answers (the pdfplumber text itself: tests/test_ingest.py)
+    assert render_page_image(data, 31, "", PdfLimits()).png.startswith(b"\x89PNG")
+
+
 def test_file_names_cannot_walk_folders():
     assert safe_filename("../../../../etc/passwd") == "passwd"
     assert safe_filename("..\\..\\Windows\\report.pdf") == "report.pdf"
@@ -156,9 +171,13 @@ def test_jobs_per_tenant_limit_answers_429_and_reuploads_are_idempotent(tmp_path
         assert after.json()["id"] == first.json()["id"] and after.json()["status"] == "done"
         reports = client.get("/v1/reports", headers=one).json()
         assert [r["id"] for r in reports] == [done["report_id"]]
-        # uploads are stored under their sha256 only; the path in the name went nowhere
+        # uploads (and the page texts read at upload) are stored under their sha256 only; the path in the
+        # name went nowhere
         stored = sorted(p.name for p in (settings.data_dir / "uploads").iterdir())
-        assert all(len(name) == len("0" * 64 + ".pdf") for name in stored)
+        assert stored and all(re.fullmatch(r"[0-9a-f]{64}\.(pdf|pages\.json)", name) for name in stored)
+        assert {n.split(".")[0] for n in stored if n.endswith(".pdf")} == {
+            n.split(".")[0] for n in stored if n.endswith(".pages.json")
+        }
         assert not (tmp_path / "evil.pdf").exists() and not (settings.data_dir / "evil.pdf").exists()
 
 

@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from eval.hostile import scanned as scan_of
-from service.api.app import create_app
+from service.app import create_app
 from service.errors import NoTextLayer
 from service.ingest import document_from_pdf
-from service.sandbox import PdfLimits, ocr_languages_available
+from service.pdf_limits import NO_OCR, PdfLimits
+from service.sandbox import ocr_languages_available
 from service.settings import Settings
 from tests.conftest import MAX_AUTOMATION
 from tests.test_api import wait_for
@@ -42,7 +43,7 @@ def words(text: str) -> set[str]:
 def test_a_scanned_page_is_read_by_ocr_and_refused_without_it():
     data = scanned([9])
     with pytest.raises(NoTextLayer):
-        document_from_pdf(data, "scan.pdf", limits=PdfLimits())
+        document_from_pdf(data, "scan.pdf", limits=NO_OCR)
     document = document_from_pdf(data, "scan.pdf", limits=OCR)
     assert document.ocr_pages == (1,) and document.language == "en"
     original = words(document_from_pdf(MAX_AUTOMATION.read_bytes()).pages[8].text)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from service.api.app import create_app
+from service.app import create_app
 from service.auth import create_api_key
 from service.settings import Settings
 from service.store import ALL_TENANTS, Store

@@ -189,22 +189,24 @@ def test_a_store_from_an_older_version_gains_new_columns_and_keeps_its_rows(tmp_
 
 
 def _give_scores(store: Store, report_id: int, rng) -> dict[str, float]:
-    """Overwrite a stored result's 25 scores with random ones (sector statistics need them to differ)."""
-    from service.export import coverage_columns
+    """Overwrite a stored result's 25 scores with random ones (sector statistics need them to differ).
+
+    Scores are whole points, as the pipeline makes them (GapReport's fields are ints).
+    """
+    from service.records import GapReport
+    from service.report_table import coverage_columns
     from service.store import ReportRow
 
     with store.session() as s:
         row = s.get(ReportRow, report_id)
         result = dict(row.result)
-        result["sdg_score"], result["due_diligence_score"] = (
-            round(float(v), 1) for v in rng.uniform(0, 100, 2)
-        )
-        result["sdg"] = [{**c, "score": round(float(rng.uniform(0, 100)), 1)} for c in result["sdg"]]
+        result["sdg_score"], result["due_diligence_score"] = (round(float(v)) for v in rng.uniform(0, 100, 2))
+        result["sdg"] = [{**c, "score": round(float(rng.uniform(0, 100)))} for c in result["sdg"]]
         result["due_diligence"] = [
-            {**c, "score": round(float(rng.uniform(0, 100)), 1)} for c in result["due_diligence"]
+            {**c, "score": round(float(rng.uniform(0, 100)))} for c in result["due_diligence"]
         ]
         row.result = result
-    return coverage_columns(result)
+    return coverage_columns(GapReport.from_dict(result))
 
 
 def test_sector_statistics_cannot_be_differenced_to_recover_one_shared_report(tmp_path, analysis):
@@ -254,7 +256,7 @@ def test_the_result_page_never_prints_a_peers_exact_scores(tmp_path, analysis):
     import numpy as np
     from fastapi.testclient import TestClient
 
-    from service.api.app import create_app
+    from service.app import create_app
     from service.auth import create_api_key
     from service.settings import Settings
 

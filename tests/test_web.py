@@ -15,10 +15,14 @@ import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
-from service.api.app import create_app
+from service.app import create_app
+from service.errors import NotFound
 from service.evidence import label_evidence
-from service.page_images import passage_char_span, render_page
+from service.page_images import passage_char_span
+from service.pdf_limits import DEFAULT_LIMITS
 from service.pipeline import STAGES
+from service.records import Coverage
+from service.sandbox import render_page_image
 from service.segment import passages_from_document
 from service.settings import Settings
 from service.substance import EVIDENCE_TYPES
@@ -47,10 +51,7 @@ def test_every_interface_string_has_a_dutch_translation():
 
 
 def test_wheel_has_a_segment_per_goal_growing_with_coverage():
-    coverage = [
-        {"label": str(i), "name": f"goal {i}", "score": (i - 1) * 6, "evidence_count": i}
-        for i in range(1, 18)
-    ]
+    coverage = [Coverage("sdg", str(i), f"goal {i}", (i - 1) * 6, i > 1, i, (), (), ()) for i in range(1, 18)]
     segments = sdg_wheel(coverage, {}, {"13": "#3F7E44"})
     assert [s.goal for s in segments] == [str(i) for i in range(1, 18)]
     assert segments[0].fill_path == ""  # no coverage, no coloured segment
@@ -79,8 +80,8 @@ def test_passages_are_found_on_their_pdf_page(engie_doc):
 
 def test_page_image_marks_the_passage(engie_doc):
     passage = next(p for p in passages_from_document(engie_doc) if p.page == 31 and len(p.text) > 200)
-    marked = render_page(ENGIE.read_bytes(), 31, passage.text)
-    plain = render_page(ENGIE.read_bytes(), 31)
+    marked = render_page_image(ENGIE.read_bytes(), 31, passage.text, DEFAULT_LIMITS)
+    plain = render_page_image(ENGIE.read_bytes(), 31, "", DEFAULT_LIMITS)
     assert marked.png.startswith(b"\x89PNG") and marked.width > 700
     assert marked.boxes and not plain.boxes
     assert all(
@@ -292,3 +293,26 @@ def test_label_evidence_orders_and_filters():
     assert found[0].parts == ("13.1",) and found[0].evidence_type == "action"  # read, not decided again
     assert [e.passage_id for e in label_evidence(rows, "sdg", "13", "13.2", 10)] == [1]
     assert label_evidence(rows, "sdg", "13", "", 1)[0].passage_id == 2
+
+
+@pytest.mark.slow
+def test_page_contexts_are_plain_functions_over_typed_reports(client, report_id):
+    """What the result, evidence and compare pages hold, without HTTP: the typed report, not its JSON."""
+    from service.auth import LOCAL
+    from service.records import GapReport
+    from service.web.contexts import EvidenceChoice, compare_context, evidence_context, report_context
+
+    service = client.app.state.service
+    context = report_context(service, LOCAL, report_id, "en", EvidenceChoice())
+    analysis = context["analysis"]
+    assert isinstance(analysis, GapReport) and analysis == service.analysis(report_id, LOCAL)
+    assert [s.goal for s in context["wheel"]] == [c.label for c in analysis.sdg]
+    assert context["decisions"] == {i.id: i.decision for i in analysis.indicators}
+    best = max(analysis.sdg, key=lambda c: (c.score, -int(c.label)))
+    assert context["evidence_key"] == f"sdg-{best.label}"
+    step = evidence_context(service, LOCAL, report_id, "nl", EvidenceChoice("dd-2"))
+    assert step["evidence_parts"] == analysis.due_diligence[1].parts_touched
+    same = compare_context(service, LOCAL, "en", report_id, str(report_id))
+    assert all(a == b for _, _, a, b in same["rows"]) and len(same["rows"]) == 25
+    with pytest.raises(NotFound):
+        evidence_context(service, LOCAL, report_id, "en", EvidenceChoice("sdg-18"))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.api.deps import ReportId, ServiceDep, TenantDep, csv_download
+from service.http.deps import ReportId, ServiceDep, TenantDep, csv_download
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
 Name = Annotated[str, Path(min_length=1, max_length=256)]

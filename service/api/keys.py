@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from service.api.deps import AdminDep, ServiceDep, TenantDep
 from service.api.schemas import KeyIn, KeyOut
+from service.http.deps import AdminDep, ServiceDep, TenantDep
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
 from service.api.schemas import CleanText, EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
 from service.engine import ReportMeta
 from service.evidence import Side
-from service.export import analysis_csv
+from service.http.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
+from service.report_table import analysis_csv
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -81,7 +81,7 @@ def get_analysis(
     analysis = service.analysis(report_id, tenant)
     if format == "csv":
         return csv_download(analysis_csv(analysis), f"gaplens-report-{report_id}")
-    return analysis
+    return analysis.to_dict()
 
 
 @router.get("/reports/{report_id}/evidence", response_model=list[EvidenceOut])

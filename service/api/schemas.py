@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-def clean_text(value: str) -> str:
-    """Refuse text that not every store keeps alike, once at the boundary for both databases.
-
-    PostgreSQL refuses NUL bytes (SQLite keeps them), and a lone surrogate is not UTF-8 at all: either
-    would fail deep inside a write (an orphaned file, a 500) instead of as a clear 422 here. NUL bytes
-    in paths and query strings are refused by service/api/guards.py.
-    """
-    if "\x00" in value:
-        raise ValueError("a NUL byte is not allowed in text")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from None
-    return value
-
-
-CleanText = Annotated[str, AfterValidator(clean_text)]
+from service.http.deps import CleanText
 
 
 class JobOut(BaseModel):

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import OptionalReportId, ServiceDep, TenantDep
 from service.api.schemas import ClassifyIn, ClassifyOut, PassageOut, SearchHitOut
 from service.engine import classification_rows
+from service.http.deps import OptionalReportId, ServiceDep, TenantDep
 
 router = APIRouter(prefix="/v1", tags=["texts"])
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.records import Coverage
+
 WHEEL_SIZE = 340
 WHEEL_INNER = 52
 WHEEL_OUTER = 150
@@ -65,23 +67,23 @@ def annular_sector(inner: float, outer: float, start: float, end: float) -> str:
 
 
 def sdg_wheel(
-    coverage: Sequence[dict[str, Any]], names: dict[str, str], colours: dict[str, str]
+    coverage: Sequence[Coverage], names: dict[str, str], colours: dict[str, str]
 ) -> list[WheelSegment]:
     """One segment per goal in the analysis, clockwise from the top, radius growing with coverage."""
     step = 360 / len(coverage)
     segments = []
     for i, goal in enumerate(coverage):
         start, end = i * step + WHEEL_GAP_DEGREES / 2, (i + 1) * step - WHEEL_GAP_DEGREES / 2
-        score = int(goal["score"])
+        score = goal.score
         reach = WHEEL_INNER + (WHEEL_OUTER - WHEEL_INNER) * max(0, min(score, 100)) / 100
         label_x, label_y = _polar(WHEEL_OUTER + 9, (start + end) / 2)
         segments.append(
             WheelSegment(
-                goal=str(goal["label"]),
-                name=names.get(str(goal["label"]), goal["name"]),
-                colour=colours.get(str(goal["label"]), "#888888"),
+                goal=goal.label,
+                name=names.get(goal.label, goal.name),
+                colour=colours.get(goal.label, "#888888"),
                 score=score,
-                evidence_count=int(goal["evidence_count"]),
+                evidence_count=goal.evidence_count,
                 track_path=annular_sector(WHEEL_INNER, WHEEL_OUTER, start, end),
                 fill_path=annular_sector(WHEEL_INNER, reach, start, end) if score > 0 else "",
                 label_x=round(label_x, 2),

@@ -1,8 +1,9 @@
 """Server-rendered pages: upload a report, watch it being read, see where it stands, explore evidence.
 
-The pages are a thin shell over the same service the API uses. Every page works without JavaScript
-(forms and links); a little script adds drag-and-drop, live progress and in-place evidence loading.
-Jinja2 autoescaping is on for every template: report text is untrusted input.
+The pages are a thin shell over the same service the API uses: each route reads the request, calls one
+context function (service/web/contexts.py) and renders its template. Every page works without
+JavaScript (forms and links); a little script adds drag-and-drop, live progress and in-place evidence
+loading. Jinja2 autoescaping is on for every template: report text is untrusted input.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import (
-    MAX_ID,
+from service.auth import SESSION_HOURS
+from service.engine import ReportMeta
+from service.http.deps import (
     SESSION_COOKIE,
+    CleanText,
     JobId,
     OptionalReportId,
     ReportId,
@@ -26,26 +29,15 @@ from service.api.deps import (
     TenantDep,
     checked_credential,
 )
-from service.api.schemas import CleanText
-from service.auth import SESSION_HOURS, Tenant
-from service.benchmark import coarse
-from service.engine import GapLensService, ReportMeta
-from service.errors import NotFound
-from service.evidence import Side
-from service.export import coverage_columns
-from service.frameworks import load_framework, load_profiles
-from service.gap import DD_ENGAGED, SDG_ENGAGED
-from service.negative import load_negative_rules
 from service.pipeline import STAGES
-from service.sdg_ladder import load_ladder
-from service.store import ReportRow
-from service.web.charts import (
-    PLOT_MARGIN,
-    PLOT_SIZE,
-    WHEEL_SIZE,
-    plot_coordinate,
-    quadrant_points,
-    sdg_wheel,
+from service.web.contexts import (
+    EvidenceChoice,
+    compare_context,
+    evidence_context,
+    report_context,
+    sector_context,
+    sectors_context,
+    upload_context,
 )
 from service.web.i18n import COOKIE, LANGUAGES, request_language, translator
 
@@ -53,7 +45,6 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-EVIDENCE_PER_PAGE = 20
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -75,62 +66,10 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return response
 
 
-def label_names(framework_id: str, service: GapLensService, language: str) -> dict[str, str]:
-    """Goal or step names in the interface language (Dutch names come from corpora/)."""
-    framework = load_framework(framework_id, service.settings.corpora_dir)
-    return {lb.id: (lb.name_nl if language == "nl" and lb.name_nl else lb.name) for lb in framework.labels}
-
-
-def column_names(service: GapLensService, language: str) -> dict[str, str]:
-    """Readable names for the coverage columns (``sdg_13``, ``dd_3``, ``sdg_score``) of compare tables."""
-    names = {f"sdg_{k}": f"{k}. {v}" for k, v in label_names("sdg", service, language).items()}
-    names |= {f"dd_{k}": f"{k}. {v}" for k, v in label_names("oecd_dd", service, language).items()}
-    t = translator(language)
-    return names | {"sdg_score": t("SDG score"), "dd_score": t("Due-diligence score")}
-
-
-def rubric_names(service: GapLensService, language: str) -> dict[str, dict[str, str]]:
-    """Names of the SDG-ladder rungs and of the kinds of negative evidence, in the interface language."""
-    sdg = load_framework("sdg", service.settings.corpora_dir)
-    ladder = load_ladder(service.settings.corpora_dir, sdg.label_ids)
-    rungs = {r.id: (r.name_nl if language == "nl" and r.name_nl else r.name) for r in ladder.rungs}
-    negative = load_negative_rules(service.settings.corpora_dir).names
-    kinds = {kind: names.get(language, names["en"]) for kind, names in negative.items()}
-    return {"rungs": rungs, "negative_kinds": kinds}
-
-
-def report_title(report: ReportRow) -> str:
-    """How a person names a report: company and year, else its file name."""
-    parts = [report.company or report.filename, str(report.year or "")]
-    return " ".join(p for p in parts if p)
-
-
-def peer_point(report: ReportRow, tenant: Tenant) -> dict[str, Any]:
-    """A sector peer on the profile quadrant: the tenant's own by name and score.
-
-    Another tenant's shared report has no name and its scores rounded (benchmark.coarse), so no page
-    shows a peer's exact scores.
-    """
-    columns = coverage_columns(report.result or {})
-    if report.tenant_id == tenant.id:
-        return {**columns, "title": report_title(report)}
-    return {"sdg_score": coarse(columns["sdg_score"]), "dd_score": coarse(columns["dd_score"]), "title": ""}
-
-
-def _label_key(key: str) -> tuple[Side, str]:
-    """``sdg-13`` -> ("sdg", "13"); ``dd-3`` -> ("oecd_dd", "3")."""
-    side, _, label = key.partition("-")
-    return ("oecd_dd" if side == "dd" else "sdg"), label
-
-
 @router.get("/", response_class=HTMLResponse)
 def upload_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
     """The upload form and the list of the tenant's reports."""
-    context = {
-        "reports": service.reports(tenant)[:100],
-        "max_mb": service.settings.max_upload_bytes // (1024 * 1024),
-    }
-    return render(request, "upload.html", context)
+    return render(request, "upload.html", upload_context(service, tenant))
 
 
 @router.post("/upload")
@@ -143,7 +82,7 @@ async def upload_form(
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
-    """The form's upload: bad input (a bad file or field) becomes an error page (service/api/app.py)."""
+    """The form's upload: bad input (a bad file or field) becomes an error page (service/app.py)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
     meta = ReportMeta(company=company.strip(), sector=sector.strip(), year=year, shareable=shareable)
     job = await run_in_threadpool(service.submit_pdf, data, file.filename or "upload.pdf", tenant, meta)
@@ -169,72 +108,9 @@ def report_page(
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
-    report = service.report(report_id, tenant)
-    analysis = service.analysis(report_id, tenant)
-    language = request_language(request)
-    sdg = load_framework("sdg", service.settings.corpora_dir)
-    goal_names = label_names("sdg", service, language)
-    step_names = label_names("oecd_dd", service, language)
-    own = {**coverage_columns(analysis), "title": report_title(report)}
-    peers = []
-    if report.sector:
-        peers = [
-            peer_point(r, tenant) for r in service.sector_reports(report.sector, tenant) if r.id != report.id
-        ]
-    profile = load_profiles(service.settings.corpora_dir)[analysis["profile"]]
-    context = {
-        "report": report,
-        "analysis": analysis,
-        "wheel": sdg_wheel(analysis["sdg"], goal_names, {lb.id: lb.colour for lb in sdg.labels}),
-        "wheel_size": WHEEL_SIZE,
-        "goal_names": goal_names,
-        "step_names": step_names,
-        "points": quadrant_points(own, peers),
-        "peers": len(peers),
-        "plot": {
-            "size": PLOT_SIZE,
-            "margin": PLOT_MARGIN,
-            "x": plot_coordinate(SDG_ENGAGED[0]),
-            "y": plot_coordinate(DD_ENGAGED[0], vertical=True),
-        },
-        "profile_text": profile.get(f"description_{language}", profile["description"]),
-        "has_pdf": service.upload_path(report.sha256).exists(),
-        "decisions": {i["id"]: i["decision"] for i in analysis.get("indicators", [])},
-        "ladder": {g["goal"]: g for g in analysis.get("sdg_ladder", [])},
-        **rubric_names(service, language),
-        **_evidence_context(service, tenant, analysis, report_id, label, part, goal_names, step_names),
-    }
+    choice = EvidenceChoice(label, part)
+    context = report_context(service, tenant, report_id, request_language(request), choice)
     return render(request, "report.html", context)
-
-
-def _evidence_context(
-    service: GapLensService,
-    tenant: Tenant,
-    analysis: dict[str, Any],
-    report_id: int,
-    key: str,
-    part: str,
-    goal_names: dict[str, str],
-    step_names: dict[str, str],
-) -> dict[str, Any]:
-    """The evidence browser's choices and the passages for the chosen goal or step."""
-    if not key:
-        best = max(analysis["sdg"], key=lambda c: (c["score"], -int(c["label"])))
-        key = f"sdg-{best['label']}"
-    side, label = _label_key(key)
-    coverage = analysis["sdg" if side == "sdg" else "due_diligence"]
-    chosen = next((c for c in coverage if c["label"] == label), None)
-    if chosen is None:
-        raise NotFound(f"no goal or step {key!r}: use sdg-1 … sdg-17 or dd-1 … dd-6")
-    options = [(f"sdg-{c['label']}", goal_names[c["label"]], c) for c in analysis["sdg"]]
-    options += [(f"dd-{c['label']}", step_names[c["label"]], c) for c in analysis["due_diligence"]]
-    return {
-        "evidence_key": key,
-        "evidence_part": part if part in chosen["parts_touched"] else "",
-        "evidence_parts": chosen["parts_touched"],
-        "evidence_options": options,
-        "evidence": service.evidence(report_id, tenant, side, label, part, EVIDENCE_PER_PAGE),
-    }
 
 
 @router.get("/reports/{report_id}/evidence", response_class=HTMLResponse)
@@ -247,15 +123,8 @@ def evidence_fragment(
     part: Annotated[str, Query(max_length=8)] = "",
 ) -> HTMLResponse:
     """The evidence list alone, for the result page's script to swap in without a reload."""
-    report = service.report(report_id, tenant)
-    analysis = service.analysis(report_id, tenant)
-    language = request_language(request)
-    names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
-    context = {
-        "report": report,
-        "has_pdf": service.upload_path(report.sha256).exists(),
-        **_evidence_context(service, tenant, analysis, report_id, label, part, *names),
-    }
+    choice = EvidenceChoice(label, part)
+    context = evidence_context(service, tenant, report_id, request_language(request), choice)
     return render(request, "_evidence.html", context)
 
 
@@ -268,48 +137,20 @@ def compare_page(
     b: Annotated[str, Query(max_length=16)] = "",
 ) -> HTMLResponse:
     """Two reports side by side, or a report against the median of its sector."""
-    done = service.done_reports(tenant)
-    context: dict[str, Any] = {"reports": done, "a": a, "b": b, "rows": [], "title_a": "", "title_b": ""}
-    if a is not None and b:
-        first = service.report(a, tenant)
-        columns_a = coverage_columns(service.analysis(a, tenant))
-        if b == "sector":
-            if not first.sector:
-                raise NotFound(f"report {a} has no sector; compare it with another report instead")
-            benchmark = service.sector_benchmark(first.sector, tenant)
-            medians = {s.label: s.median for s in benchmark.labels}
-            columns_b, title_b = medians, f"{first.sector} (median)"
-        else:
-            if not (b.isascii() and b.isdigit()) or int(b) > MAX_ID:
-                raise NotFound(f"compare with a report id or 'sector', not {b!r}")
-            second = service.report(int(b), tenant)
-            columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
-        names = column_names(service, request_language(request))
-        context |= {
-            "title_a": report_title(first),
-            "title_b": title_b,
-            "rows": [(key, names[key], columns_a[key], columns_b[key]) for key in columns_a],
-        }
-    return render(request, "compare.html", context)
+    return render(request, "compare.html", compare_context(service, tenant, request_language(request), a, b))
 
 
 @router.get("/sectors", response_class=HTMLResponse)
 def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HTMLResponse:
     """Sectors with analysed reports (the tenant's and those others made shareable)."""
-    return render(request, "sectors.html", {"sectors": service.sectors(tenant)})
+    return render(request, "sectors.html", sectors_context(service, tenant))
 
 
 # {sector:path}: a sector may hold "/" ("oil/gas"); its links quote it only as a path (service/web/templates)
 @router.get("/sectors/{sector:path}", response_class=HTMLResponse)
 def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector: str) -> HTMLResponse:
-    """Distributions per SDG and per step within one sector (box plots and the numbers).
-
-    The distributions count other tenants' shareable reports; the list names the tenant's own only.
-    """
-    benchmark = service.sector_benchmark(sector, tenant)
-    names = column_names(service, request_language(request))
-    reports = service.done_reports(tenant, sector)
-    return render(request, "sector.html", {"benchmark": benchmark, "names": names, "reports": reports})
+    """Distributions per SDG and per step within one sector (box plots and the numbers)."""
+    return render(request, "sector.html", sector_context(service, tenant, sector, request_language(request)))
 
 
 def login_url(request: Request) -> str:
@@ -343,7 +184,7 @@ def login(
 
     The cookie holds the session's random token, not the key: signing out or its 8 hours ending
     leaves nothing in the browser that still opens the tenant. Cross-site posts never get here
-    (service/api/guards.py), so another site cannot sign a visitor in to its own tenant.
+    (service/http/guards.py), so another site cannot sign a visitor in to its own tenant.
     """
     tenant = checked_credential(request, service, lambda: service.tenant_for_key(key.strip()))
     response = RedirectResponse(_local_path(next), status_code=303)

@@ -1,6 +1,9 @@
-"""The FastAPI application: routers, the web page, and the one place errors become HTTP answers.
+"""The composition root: the FastAPI app, its API routers and web pages, and error mapping.
 
-Every answer passes one middleware that gives it a request id, security headers and one JSON log line.
+This is the one place errors become HTTP answers (JSON for the API, a page for a person). It sits
+above both shells (service/api/, service/web/), which share only service/http/ and never import each
+other. Every answer passes one middleware that gives it a request id, security headers and one JSON
+log line.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from starlette.exceptions import HTTPException
 
 from service import __version__
 from service.api import benchmarks, keys, reports, texts
-from service.api.deps import RequestRate
-from service.api.guards import RequestGuard
 from service.engine import GapLensService
 from service.errors import GapLensError, Unauthorized
+from service.http.deps import RequestRate
+from service.http.guards import RequestGuard
 from service.logs import REQUEST_ID, request_id_from
 from service.settings import Settings, get_settings
 from service.web import pages
@@ -203,7 +206,7 @@ def add_docs(app: FastAPI) -> None:
 def http_error_text(exc: HTTPException) -> tuple[str, str]:
     """The error kind and a clear detail for Starlette's own HTTP errors (404 route, 413 body)."""
     kind = HTTPStatus(exc.status_code).phrase.title().replace(" ", "").replace("-", "")
-    if exc.status_code == 413:  # a body cut off as it streamed in (service/api/guards.py)
+    if exc.status_code == 413:  # a body cut off as it streamed in (service/http/guards.py)
         kind = "FileTooLarge"
     return kind, str(exc.detail)
 

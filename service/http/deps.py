@@ -1,4 +1,8 @@
-"""Shared pieces for the routers: the service, the caller (tenant, rate limit), id types, CSV downloads."""
+"""What both shells share: the service, the caller (tenant, rate limit), id and text types, CSV downloads.
+
+The API routers (service/api/) and the web pages (service/web/) both depend on these; neither imports
+the other, and the app (service/app.py) composes them.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from fastapi.responses import Response
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from pydantic import AfterValidator
 
 from service.auth import LOCAL, Tenant
 from service.engine import GapLensService
@@ -23,6 +28,25 @@ ReportId = Annotated[int, Path(ge=1, le=MAX_ID, description="a report id")]
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
 OptionalReportId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="only this report")]
 OptionalPassageId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a passage id on this page")]
+
+
+def clean_text(value: str) -> str:
+    """Refuse text that not every store keeps alike, once at the boundary for both databases.
+
+    PostgreSQL refuses NUL bytes (SQLite keeps them), and a lone surrogate is not UTF-8 at all: either
+    would fail deep inside a write (an orphaned file, a 500) instead of as a clear 422 here. NUL bytes
+    in paths and query strings are refused by service/http/guards.py.
+    """
+    if "\x00" in value:
+        raise ValueError("a NUL byte is not allowed in text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("the text is not valid Unicode (it holds a lone surrogate)") from None
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
 
 # The web page keeps its sign-in in this cookie (a session token: HttpOnly, SameSite=Lax, Secure on HTTPS).
 SESSION_COOKIE = "gaplens_session"

@@ -33,7 +33,7 @@ MAX_BODY_BYTES = 2**20
 # 200,000 characters of classify text, even written as \uXXXX escapes, fit in 4 MiB of JSON.
 MAX_CLASSIFY_BYTES = 4 * 2**20
 FORM_OVERHEAD_BYTES = 2**20
-# Where the request's body limit is kept, for the error message (service/api/app.py).
+# Where the request's body limit is kept, for the error message (service/app.py).
 BODY_LIMIT_SCOPE_KEY = "gaplens.body_limit"
 
 
