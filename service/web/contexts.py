@@ -100,9 +100,7 @@ def report_context(
     peers = []
     if report.sector:
         peers = [
-            peer_point(r, tenant)
-            for r in service.sector_reports(report.sector, tenant)
-            if r.id != report.id
+            peer_point(r, tenant) for r in service.sector_reports(report.sector, tenant) if r.id != report.id
         ]
     profile = load_profiles(service.settings.corpora_dir)[analysis.profile]
     return {
