@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, inspect
 from service.benchmark import sector_benchmark
 from service.errors import NotFound
 from service.evidence import label_evidence
-from service.export import coverage_columns
 from service.ingest import document_from_pdf
 from service.pipeline import analyze_document
+from service.report_table import coverage_columns, stored_report
 from service.settings import Settings
 from service.store import ALL_TENANTS, LOCAL_TENANT_ID, Base, Store, migrate
 from service.substance import evidence_type, load_substance_rules
@@ -52,7 +52,7 @@ def upgraded_keeps_everything(url: str, tmp_path, analysis) -> None:
     # reports, with their stored gap reports
     report = local.get_report(written["done"])
     assert (report.company, report.sector, report.year, report.shareable) == ("Max", "industrial", 2023, True)
-    assert report.result == written["result"] and coverage_columns(report.result)["sdg_score"] >= 0
+    assert report.result == written["result"] and coverage_columns(stored_report(report))["sdg_score"] >= 0
     assert [r.status for r in acme.list_reports()] == ["rejected"] and acme.list_reports()[
         0
     ].error == "no text"
