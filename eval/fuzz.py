@@ -207,8 +207,7 @@ def fuzz_target(folder: Path) -> tuple[Any, dict[str, str]]:
 
     config = Settings(data_dir=folder / "data", auth="keys", ocr="off", rate_limit="1000000/minute")
     config.data_dir.mkdir(parents=True)
-    store = Store(config.resolved_database_url())
-    store.create_schema()
+    store = Store.open(config)
     return config, {"Authorization": f"Bearer {create_api_key(store, 'fuzz', admin=True)}"}
 
 

@@ -27,7 +27,8 @@ from service.manifest import BatchItem, file_sha256
 from service.pipeline import analyze_documents, with_timings
 from service.records import Analysis
 from service.settings import Settings
-from service.store import LOCAL_TENANT, Store
+from service.store import LOCAL_TENANT, Store, TenantStore
+from service.substance import evidence_type, load_substance_rules
 
 
 @dataclass(frozen=True)
@@ -180,14 +181,17 @@ def _tasks(todo: Sequence[tuple[str, BatchItem]], per_task: int) -> list[Task]:
     return [Task(tuple(ordered[i : i + per_task])) for i in range(0, len(ordered), per_task)]
 
 
-def _save(store: Store, report_id: int, analysis: Analysis, model: str) -> None:
+def _save(store: Store, reports: TenantStore, report_id: int, analysis: Analysis, settings: Settings) -> None:
     # The vectors first: the search index is rebuilt from them, and a kill between the two writes
     # leaves only a harmless cache entry.
+    model = settings.embedding_model
     read = analysis.embedded()  # passages the relevance gate skipped have no vector to keep
     store.put_vectors(
         model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}
     )
-    store.save_analysis(report_id, analysis, model)
+    rules = load_substance_rules(settings.corpora_dir)
+    types = [evidence_type(p.text, rules) for p in analysis.passages]
+    reports.save_analysis(report_id, analysis, model, types)
 
 
 def run_batch(
@@ -206,10 +210,8 @@ def run_batch(
     The reports belong to ``tenant``; ``shareable`` lets other tenants' sector benchmarks count them.
     """
     started = time.perf_counter()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
-    tenant_id = store.tenant_id(tenant, create=True)
+    store = Store.open(settings)
+    reports = store.for_tenant(store.tenant_id(tenant, create=True))
     summary = BatchSummary(total=len(items))
     report_ids: dict[str, int] = {}
     listed: list[tuple[str, BatchItem]] = []
@@ -219,13 +221,13 @@ def run_batch(
             missing.append(item)
             continue
         sha = file_sha256(item.path)
-        report, _ = store.get_or_create_report(sha, tenant_id, filename=item.path.name, shareable=shareable)
-        store.set_report_meta(
+        report, _ = reports.get_or_create_report(sha, filename=item.path.name, shareable=shareable)
+        reports.set_report_meta(
             report.id, company=item.company, sector=item.sector, year=item.year, country=item.country
         )
         report_ids[sha] = report.id
         listed.append((sha, item))
-    status = {sha: row.status for sha, row in store.reports_by_sha(list(report_ids), tenant_id).items()}
+    status = {sha: row.status for sha, row in reports.reports_by_sha(list(report_ids)).items()}
     todo = list({sha: item for sha, item in listed if status[sha] not in ("done", "rejected")}.items())
     summary.skipped = sum(status[sha] == "done" for sha in dict(listed))
     # Rejected before (bad bytes) and missing files stay failures; they are reported, not retried.
@@ -235,12 +237,12 @@ def run_batch(
         """Store one outcome; True when it should be tried again."""
         report_id = report_ids[outcome.sha256]
         if outcome.analysis is not None:
-            _save(store, report_id, outcome.analysis, settings.embedding_model)
+            _save(store, reports, report_id, outcome.analysis, settings)
             summary.scored += 1
             summary.pages += outcome.analysis.document.page_count
             summary.passages += len(outcome.analysis.passages)
         elif outcome.final or last_try:
-            store.set_report_status(report_id, "rejected" if outcome.final else "failed", outcome.error)
+            reports.set_report_status(report_id, "rejected" if outcome.final else "failed", outcome.error)
             summary.failed += 1
         else:
             return True
@@ -266,5 +268,5 @@ def run_batch(
         if not pending:
             break
     summary.seconds = round(time.perf_counter() - started, 3)
-    summary.outputs = write_results(store, listed, missing, out_dir, settings, tenant_id)
+    summary.outputs = write_results(reports, listed, missing, out_dir)
     return summary

@@ -16,7 +16,7 @@ import numpy as np
 
 from service.errors import NotFound
 from service.report_table import coverage_columns, stored_report
-from service.store import ReportRow, Store
+from service.store import ALL_TENANTS, AllTenants, ReportRow, Scope, Store
 
 
 @dataclass(frozen=True)
@@ -109,72 +109,70 @@ def _columns(reports: list[ReportRow]) -> list[dict[str, float]]:
     return [coverage_columns(stored_report(r)) for r in reports]
 
 
-# Other tenants' shareable reports count in a sector only when they come from at least this many other
-# tenants: a "distribution" of one or two tenants' reports would be those tenants' own scores, and one
-# tenant sharing three reports would let any other tenant difference them.
+# Who may see whose reports. A tenant's benchmarks count its own reports and, only in aggregates, the
+# reports other tenants made shareable, and those only when they come from at least MIN_SHARED_TENANTS
+# other tenants: a "distribution" of one or two tenants' reports would be those tenants' own scores, and
+# one tenant sharing three reports would let any other tenant difference them.
 MIN_SHARED_TENANTS = 3
 # What other tenants see of statistics that count shared reports is rounded to this many points.
 COARSE_STEP = 5.0
 
 
-def _with_shared(reports: list[ReportRow], tenant_id: int) -> list[ReportRow]:
-    """``reports`` if other tenants' among them come from MIN_SHARED_TENANTS tenants, else own only."""
-    others = {r.tenant_id for r in reports if r.tenant_id != tenant_id}
-    return reports if len(others) >= MIN_SHARED_TENANTS else [r for r in reports if r.tenant_id == tenant_id]
+def benchmark_reports(store: Store, sector: str, scope: Scope) -> list[ReportRow]:
+    """The analysed reports a benchmark of ``sector`` counts for ``scope`` (ALL_TENANTS: every report).
 
-
-def benchmark_reports(store: Store, sector: str, tenant_id: int | None = None) -> list[ReportRow]:
-    """The analysed reports a tenant's benchmark of ``sector`` counts (``None``: every tenant's).
-
-    Its own, and other tenants' shareable ones when they come from at least MIN_SHARED_TENANTS tenants.
+    A tenant's own, and other tenants' shareable ones when they come from MIN_SHARED_TENANTS tenants.
     """
-    reports = store.done_reports(sector=sector, tenant_id=tenant_id, shared=True)
-    return reports if tenant_id is None else _with_shared(reports, tenant_id)
+    every = store.for_tenant(ALL_TENANTS)
+    if isinstance(scope, AllTenants):
+        return every.done_reports(sector=sector)
+    own = store.for_tenant(scope).done_reports(sector=sector)
+    shared = [r for r in every.done_reports(sector=sector, shareable_only=True) if r.tenant_id != scope]
+    if len({r.tenant_id for r in shared}) < MIN_SHARED_TENANTS:
+        return own
+    return sorted(own + shared, key=lambda r: r.id)
 
 
-def benchmark_sectors(store: Store, tenant_id: int | None = None) -> dict[str, int]:
-    """Sector -> how many analysed reports its benchmark counts for the tenant (as benchmark_reports)."""
-    if tenant_id is None:
-        return store.sectors()
-    counts = {}
-    for sector in store.sectors(tenant_id, shared=True):
-        counts[sector] = len(benchmark_reports(store, sector, tenant_id))
+def benchmark_sectors(store: Store, scope: Scope) -> dict[str, int]:
+    """Sector -> how many analysed reports its benchmark counts for ``scope`` (as benchmark_reports)."""
+    if isinstance(scope, AllTenants):
+        return store.for_tenant(ALL_TENANTS).sectors()
+    named = {*store.for_tenant(scope).sectors(), *store.for_tenant(ALL_TENANTS).sectors(shareable_only=True)}
+    counts = {sector: len(benchmark_reports(store, sector, scope)) for sector in sorted(named)}
     return {sector: n for sector, n in counts.items() if n}
 
 
-def shares_others(reports: list[ReportRow], tenant_id: int | None) -> bool:
+def shares_others(reports: list[ReportRow], scope: Scope) -> bool:
     """Whether a tenant's view counts other tenants' reports (and so must be coarsened)."""
-    return tenant_id is not None and any(r.tenant_id != tenant_id for r in reports)
+    return not isinstance(scope, AllTenants) and any(r.tenant_id != scope for r in reports)
 
 
-def sector_benchmark(store: Store, sector: str, tenant_id: int | None = None) -> SectorBenchmark:
+def sector_benchmark(store: Store, sector: str, scope: Scope) -> SectorBenchmark:
     """Distributions per SDG, per step and of the two headline scores within ``sector``.
 
     For a tenant: its own reports and those other tenants made shareable (only in these aggregates, and
     only when there are enough of them).
     """
-    reports = benchmark_reports(store, sector, tenant_id)
+    reports = benchmark_reports(store, sector, scope)
     if not reports:
-        known = ", ".join(benchmark_sectors(store, tenant_id)) or "none yet"
+        known = ", ".join(benchmark_sectors(store, scope)) or "none yet"
         raise NotFound(f"no analysed reports in sector {sector!r} (sectors: {known})")
     rows = _columns(reports)
     labels = tuple(label_stats(label, [row[label] for row in rows]) for label in rows[0])
-    if shares_others(reports, tenant_id):
+    if shares_others(reports, scope):
         return SectorBenchmark(sector.lower(), len(reports), tuple(map(coarsened, labels)), coarse=True)
     return SectorBenchmark(sector.lower(), len(reports), labels)
 
 
-def report_percentiles(store: Store, report_id: int, tenant_id: int | None = None) -> dict[str, Any]:
+def report_percentiles(store: Store, report_id: int, scope: Scope) -> dict[str, Any]:
     """Where one report stands in its sector: per column its score, percentile and the sector median."""
-    report = store.get_report(report_id, tenant_id)
+    report = store.for_tenant(scope).get_report(report_id)
     own = coverage_columns(stored_report(report))
     if not report.sector:
         raise NotFound(f"report {report_id} has no sector; set one to compare it with peers")
-    peers = [r for r in benchmark_reports(store, report.sector, tenant_id) if r.id != report.id]
+    peers = [r for r in benchmark_reports(store, report.sector, scope) if r.id != report.id]
     columns = _columns(peers)
-    labels = [
-        _standing(label, score, columns, shares_others(peers, tenant_id)) for label, score in own.items()
-    ]
+    labels = [_standing(label, score, columns, shares_others(peers, scope)) for label, score in own.items()]
     return {
         "report_id": report.id,
         "company": report.company,
@@ -195,12 +193,12 @@ def _standing(label: str, score: float, peers: list[dict[str, float]], coarsen: 
     return {"label": label, "score": score, "percentile": rank, "sector_median": median}
 
 
-def company_history(store: Store, company: str, tenant_id: int | None = None) -> dict[str, Any]:
+def company_history(store: Store, company: str, scope: Scope) -> dict[str, Any]:
     """A company's reports over the years, with the change of each headline score since the last one.
 
     For a tenant, its own reports only: a history names reports one by one, which sharing does not allow.
     """
-    reports = store.done_reports(company=company, tenant_id=tenant_id)
+    reports = store.for_tenant(scope).done_reports(company=company)
     reports = sorted(reports, key=lambda r: (r.year or 0, r.id))
     if not reports:
         raise NotFound(f"no analysed reports of company {company!r}")

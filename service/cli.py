@@ -30,11 +30,7 @@ def _store() -> Store:
     """The store the settings name, its folder made and its schema up to date."""
     from service.store import Store
 
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
-    return store
+    return Store.open(get_settings())
 
 
 @app.command()
@@ -238,11 +234,12 @@ def benchmark(
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the sector table as CSV")] = None,
 ) -> None:
     """Compare stored reports: a sector's distributions, a report against its sector, a company's years."""
-    from service.benchmark import company_history, report_percentiles, sector_benchmark
+    from service.benchmark import benchmark_sectors, company_history, report_percentiles, sector_benchmark
+    from service.store import ALL_TENANTS
 
     store = _store()
     if not (sector or company or report is not None):
-        counts = store.sectors()
+        counts = benchmark_sectors(store, ALL_TENANTS)
         if not counts:
             raise _fail(
                 GapLensError("no analysed reports with a sector yet; score some with `gaplens batch`")
@@ -251,18 +248,18 @@ def benchmark(
         return
     try:
         if sector:
-            result = sector_benchmark(store, sector)
+            result = sector_benchmark(store, sector, ALL_TENANTS)
             rows = [{k: v for k, v in vars(s).items()} for s in result.labels]
             _table(f"sector {result.sector}: {result.reports} reports", rows)
             if csv_out:
                 csv_out.write_text(result.to_csv(), encoding="utf-8")
                 err.print(f"-> {csv_out}")
         if report is not None:
-            standing = report_percentiles(store, report)
+            standing = report_percentiles(store, report, ALL_TENANTS)
             peers = f"{standing['peers']} peers in {standing['sector']}"
             _table(f"report {report} ({standing['company']}) against {peers}", standing["labels"])
         if company:
-            history = company_history(store, company)
+            history = company_history(store, company, ALL_TENANTS)
             rows = [{k: v for k, v in y.items() if k not in ("change",)} for y in history["years"]]
             _table(f"{history['company']}: {history['reports']} reports", rows)
     except GapLensError as exc:
@@ -449,7 +446,7 @@ def serve(
     from service.store import Store
 
     try:  # held for the life of this process; the app's own start holds it again
-        Store(settings.resolved_database_url()).hold_for_serving()
+        Store.open(settings, serving=True)
     except StoreInUse as exc:
         raise _fail(exc) from None
     configure_logging(settings.log_format)

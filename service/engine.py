@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service import auth, benchmark
 from service.auth import Tenant
 from service.embed import ScopedCache, embed_texts
 from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, TooManyRequests
@@ -31,12 +32,12 @@ from service.ingest import pdf_page_texts, safe_filename, sha256_of
 from service.models import get_encoder
 from service.negative import load_negative_rules
 from service.pipeline import analyze_pdf, classify_texts, load_models
-from service.records import GapReport, LabelScores
+from service.records import Analysis, GapReport, LabelScores
 from service.report_table import stored_report
 from service.sandbox import CHILDREN, child_budget, render_page_png
 from service.settings import Settings
-from service.store import UNFINISHED, JobRow, PassageRow, Store
-from service.substance import load_substance_rules
+from service.store import ALL_TENANTS, UNFINISHED, JobRow, PassageRow, ReportRow, Store, TenantStore
+from service.substance import evidence_type, load_substance_rules
 
 log = logging.getLogger("gaplens")
 # A job whose worker died this many times (a crash, kill -9) is given up rather than tried forever.
@@ -120,7 +121,7 @@ class GapLensService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings.resolved_database_url())
+        self.store: Store  # opened by start()
         self.uploads = settings.data_dir / "uploads"
         self.pages = settings.data_dir / "pages"
         self._index: PassageIndex | None = None
@@ -138,6 +139,14 @@ class GapLensService:
         self._index_upto = 0
         self._index_sync = threading.Lock()
 
+    @property
+    def _every(self) -> TenantStore:
+        """The workers' and the index's view: every tenant's jobs and passages (each job names its tenant)."""
+        return self.store.for_tenant(ALL_TENANTS)
+
+    def _of(self, tenant: Tenant) -> TenantStore:
+        return self.store.for_tenant(tenant.id)
+
     # --- lifecycle -------------------------------------------------------------------------
     def start(self, resume: bool = True) -> None:
         """Create the schema, load the index, requeue what a dead process left, start the workers.
@@ -147,12 +156,10 @@ class GapLensService:
         (a crash or kill -9), never the jobs of another live server on the same PostgreSQL.
         One serving process per SQLite file (Store.hold_for_serving).
         """
-        self.store.hold_for_serving()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(self.settings, serving=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.pages.mkdir(parents=True, exist_ok=True)
         CHILDREN.resize(self.settings.pdf_children())
-        self.store.create_schema()
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         load_models(self.settings)  # and everything else a job reads, rather than in the first job
         self._resume = resume
@@ -175,7 +182,7 @@ class GapLensService:
     def _requeue_abandoned(self) -> None:
         if not self._resume:
             return
-        requeued = self.store.requeue_abandoned_jobs(owner_alive)
+        requeued = self._every.requeue_abandoned_jobs(owner_alive)
         if requeued:
             log.info("requeued %d jobs whose process is gone", requeued)
 
@@ -183,7 +190,7 @@ class GapLensService:
         """Renew the leases of this process's running jobs; requeue jobs whose process is gone."""
         while not self._stop.wait(LEASE_SECONDS / 4):
             try:
-                self.store.renew_leases(self.owner, LEASE_SECONDS)
+                self._every.renew_leases(self.owner, LEASE_SECONDS)
                 self._requeue_abandoned()
             except Exception:  # a database hiccup must not stop the heartbeat for good
                 log.exception("heartbeat failed; trying again")
@@ -207,7 +214,7 @@ class GapLensService:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim_next_job(self.owner, LEASE_SECONDS, self._per_tenant)
+            job = self._every.claim_next_job(self.owner, LEASE_SECONDS, self._per_tenant)
             if job is None:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -220,7 +227,7 @@ class GapLensService:
             model = self.settings.embedding_model
             dim = get_encoder(model, self.settings.encoder_runtime).dim
             index = PassageIndex(self.settings.data_dir / "index", model, int(dim or 0))
-            ids, vectors = self.store.all_passage_vectors(model)
+            ids, vectors = self._every.all_passage_vectors(model)
             if not index.load(expected_count=len(ids)):
                 log.info("rebuilding the passage index from the store (%d passages)", len(ids))
                 index.rebuild(ids, vectors)
@@ -233,10 +240,10 @@ class GapLensService:
 
         One cheap query per search when nothing is new; the store is the truth, the index a copy.
         """
-        if self.store.last_passage_id() <= self._index_upto:
+        if self._every.last_passage_id() <= self._index_upto:
             return
         with self._index_sync:
-            ids, vectors = self.store.all_passage_vectors(self.settings.embedding_model, self._index_upto)
+            ids, vectors = self._every.all_passage_vectors(self.settings.embedding_model, self._index_upto)
             if ids:
                 self.index.add(ids, vectors)
                 self._index_upto = max(self._index_upto, max(ids))
@@ -281,7 +288,7 @@ class GapLensService:
             with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):
                 page_texts = pdf_page_texts(data, self.settings.pdf_limits())
         except BadInput as exc:
-            self.store.create_job(filename, sha, status="failed", error=str(exc), tenant_id=tenant.id)
+            self._of(tenant).create_job(filename, sha, status="failed", error=str(exc))
             raise
         with self._submitting:
             self._check_queue(tenant)
@@ -291,21 +298,22 @@ class GapLensService:
 
     def _known_upload(self, sha: str, filename: str, tenant: Tenant, meta: ReportMeta) -> JobRow | None:
         """The job that answers a re-upload of the tenant's own report; None for new bytes."""
-        existing = self.store.report_by_sha(sha, tenant.id) if sha else None
+        own = self._of(tenant)
+        existing = own.report_by_sha(sha) if sha else None
         if existing is None:
             return None
-        self.store.set_report_meta(existing.id, company=meta.company, sector=meta.sector, year=meta.year)
+        own.set_report_meta(existing.id, company=meta.company, sector=meta.sector, year=meta.year)
         if meta.shareable:
-            self.store.set_shareable(existing.id, tenant.id, True)
-        latest = self.store.latest_job_for_report(existing.id)
+            own.set_shareable(existing.id, True)
+        latest = own.latest_job_for_report(existing.id)
         if latest is not None and (latest.status in UNFINISHED or existing.status in ("done", "rejected")):
             return latest
         if existing.status == "done":
-            return self.store.create_job(filename, sha, "done", "", tenant.id, existing.id)
+            return own.create_job(filename, sha, "done", "", existing.id)
         return None
 
     def _check_queue(self, tenant: Tenant) -> None:
-        unfinished = len(self.store.unfinished_jobs(tenant.id))
+        unfinished = len(self._of(tenant).unfinished_jobs())
         if unfinished >= self.settings.max_jobs_per_tenant:
             raise TooManyRequests(
                 f"{unfinished} of your reports are queued or being read, the most at a time; "
@@ -327,19 +335,19 @@ class GapLensService:
             write_durably(path, data)
         if not self.page_texts_path(sha).exists():
             write_durably(self.page_texts_path(sha), json.dumps(page_texts, ensure_ascii=False).encode())
+        own = self._of(tenant)
         try:
-            report, _ = self.store.get_or_create_report(
+            report, _ = own.get_or_create_report(
                 sha,
-                tenant.id,
                 filename=filename,
                 shareable=meta.shareable,
                 company=meta.company,
                 sector=meta.sector,
                 year=meta.year,
             )
-            return self.store.create_job(filename, sha, tenant_id=tenant.id, report_id=report.id)
+            return own.create_job(filename, sha, report_id=report.id)
         except Exception:
-            if created and self.store.report_by_sha(sha, tenant.id) is None:
+            if created and own.report_by_sha(sha) is None:
                 path.unlink(missing_ok=True)
                 self.page_texts_path(sha).unlink(missing_ok=True)
             raise
@@ -347,18 +355,19 @@ class GapLensService:
     def run_job(self, job: JobRow) -> None:
         """Analyse the job's PDF and store the result; any failure is recorded on the job."""
         report_id = job.report_id
+        jobs = self.store.for_tenant(job.tenant_id)  # the job's own tenant, for all it reads and writes
         if report_id is None:
-            self.store.fail_job(job.id, "the job names no report")
+            jobs.fail_job(job.id, "the job names no report")
             return
         if job.attempts > MAX_ATTEMPTS:
             reason = f"given up after {MAX_ATTEMPTS} attempts: the worker stopped while reading it each time"
-            self.store.fail_job(job.id, reason)
-            self.store.set_report_status(report_id, "failed", reason)
+            jobs.fail_job(job.id, reason)
+            jobs.set_report_status(report_id, "failed", reason)
             return
-        if self.store.get_report(report_id).status == "done":  # a second job for work already done
-            self.store.update_job(job.id, status="done", stage="done", progress=1.0)
+        if jobs.get_report(report_id).status == "done":  # a second job for work already done
+            jobs.update_job(job.id, status="done", stage="done", progress=1.0)
             return
-        self.store.set_report_status(report_id, "running")
+        jobs.set_report_status(report_id, "running")
         deadline = time.monotonic() + self.settings.max_job_seconds
 
         def progress(stage: str, fraction: float) -> None:
@@ -366,7 +375,7 @@ class GapLensService:
                 raise JobTimeout(
                     f"reading the report took longer than the limit of {self.settings.max_job_seconds:.0f} s"
                 )
-            self.store.update_job(job.id, stage=stage, progress=round(fraction, 3))
+            jobs.update_job(job.id, stage=stage, progress=round(fraction, 3))
 
         # Vectors are cached per tenant: a shared cache would tell a tenant, by how fast its report is
         # read, whether another tenant's report holds the same passages.
@@ -378,35 +387,34 @@ class GapLensService:
                 cache = ScopedCache(self.store, scope)
                 page_texts = self.stored_page_texts(job.sha256)
                 analysis = analyze_pdf(data, job.filename, self.settings, cache, progress, page_texts)
-            ids = self.store.save_analysis(report_id, analysis, self.settings.embedding_model, scope)
+            ids = jobs.save_analysis(
+                report_id, analysis, self.settings.embedding_model, self._evidence_types(analysis), scope
+            )
             read = analysis.embedded()
             self.index.add([ids[k] for k in read], analysis.vectors[read])
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
             reason = job_error(exc, job.id)
-            self.store.fail_job(job.id, reason)
+            jobs.fail_job(job.id, reason)
             # bad input stays bad: the same bytes would fail the same way
-            self.store.set_report_status(
-                report_id, "rejected" if isinstance(exc, BadInput) else "failed", reason
-            )
+            jobs.set_report_status(report_id, "rejected" if isinstance(exc, BadInput) else "failed", reason)
             return
-        self.store.update_job(job.id, status="done", stage="done", progress=1.0)
+        jobs.update_job(job.id, status="done", stage="done", progress=1.0)
 
     # --- reading ---------------------------------------------------------------------------
     def analysis(self, report_id: int, tenant: Tenant) -> GapReport:
         """The tenant's report's gap analysis, read back as the pipeline made it."""
-        return stored_report(self.store.get_report(report_id, tenant.id))
+        return stored_report(self._of(tenant).get_report(report_id))
 
     def evidence(
         self, report_id: int, tenant: Tenant, side: Side, label: str, part: str = "", limit: int = 20
     ) -> list[EvidenceItem]:
         """Every passage of the report that supports one goal or step (or one target of it), best first."""
-        report = self.store.get_report(report_id, tenant.id)
+        report = self._of(tenant).get_report(report_id)
         load_framework(side, self.settings.corpora_dir).label(label)
-        rows = self.store.passages(report.id, 0, None)
-        rules = load_substance_rules(self.settings.corpora_dir)
+        rows = self._of(tenant).passages(report.id, 0, None)
         negative = load_negative_rules(self.settings.corpora_dir)
-        return label_evidence(rows, side, label, part, rules, limit, negative)
+        return label_evidence(rows, side, label, part, limit, negative)
 
     def page_image(self, report_id: int, tenant: Tenant, page: int, passage_id: int | None = None) -> bytes:
         """A page of the report's PDF as PNG, with one of its passages highlighted.
@@ -414,13 +422,13 @@ class GapLensService:
         Rendered once in a bounded child (a page of a million shapes costs minutes and gigabytes in
         PDFium), then served from data_dir/pages; a page that failed to render fails fast next time.
         """
-        report = self.store.get_report(report_id, tenant.id)
+        report = self._of(tenant).get_report(report_id)
         path = self.upload_path(report.sha256)
         if not path.exists():
             raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
         highlight = ""
         if passage_id is not None:
-            row = self.store.passages_by_ids([passage_id]).get(passage_id)
+            row = self._of(tenant).passages_by_ids([passage_id]).get(passage_id)
             if row is None or row.report_id != report.id or row.page != page:
                 raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
             highlight = row.text
@@ -438,10 +446,75 @@ class GapLensService:
         """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector."""
         vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
         self._catch_up_index()
-        allowed = self.store.passage_ids(report_id=report_id, sector=sector, tenant_id=tenant.id)
+        allowed = self._of(tenant).passage_ids(report_id=report_id, sector=sector)
         hits = self.index.search(vector, k, allowed)
-        rows = self.store.passages_by_ids([i for i, _ in hits])
+        rows = self._of(tenant).passages_by_ids([i for i, _ in hits])
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]
+
+    def job(self, job_id: int, tenant: Tenant) -> JobRow:
+        return self._of(tenant).get_job(job_id)
+
+    def reports(self, tenant: Tenant) -> list[ReportRow]:
+        """The tenant's reports, newest first."""
+        return self._of(tenant).list_reports()
+
+    def report(self, report_id: int, tenant: Tenant) -> ReportRow:
+        return self._of(tenant).get_report(report_id)
+
+    def done_reports(self, tenant: Tenant, sector: str | None = None) -> list[ReportRow]:
+        """The tenant's analysed reports (of one sector), oldest first."""
+        return self._of(tenant).done_reports(sector=sector)
+
+    def set_shareable(self, report_id: int, tenant: Tenant, shareable: bool) -> ReportRow:
+        return self._of(tenant).set_shareable(report_id, shareable)
+
+    def passages(self, report_id: int, tenant: Tenant, offset: int = 0, limit: int = 100) -> list[PassageRow]:
+        """One of the tenant's reports' passages in reading order (NotFound for another's report)."""
+        own = self._of(tenant)
+        own.get_report(report_id)
+        return own.passages(report_id, offset, limit)
+
+    def unfinished_jobs(self) -> list[JobRow]:
+        """Every tenant's queued and running jobs: the admin's view of the queue."""
+        return self._every.unfinished_jobs()
+
+    # --- benchmarks (the peer rule is service.benchmark's) -----------------------------------
+    def sectors(self, tenant: Tenant) -> dict[str, int]:
+        return benchmark.benchmark_sectors(self.store, tenant.id)
+
+    def sector_reports(self, sector: str, tenant: Tenant) -> list[ReportRow]:
+        """The reports the tenant's benchmark of ``sector`` counts (only ever shown in aggregates)."""
+        return benchmark.benchmark_reports(self.store, sector, tenant.id)
+
+    def sector_benchmark(self, sector: str, tenant: Tenant) -> benchmark.SectorBenchmark:
+        return benchmark.sector_benchmark(self.store, sector, tenant.id)
+
+    def report_percentiles(self, report_id: int, tenant: Tenant) -> dict[str, Any]:
+        return benchmark.report_percentiles(self.store, report_id, tenant.id)
+
+    def company_history(self, company: str, tenant: Tenant) -> dict[str, Any]:
+        return benchmark.company_history(self.store, company, tenant.id)
+
+    # --- keys and sign-in (service.auth over the store's keys) -------------------------------
+    def tenant_for_key(self, key: str) -> Tenant:
+        return auth.tenant_for_key(self.store, key)
+
+    def tenant_for_session(self, token: str) -> Tenant:
+        return auth.tenant_for_session(self.store, token)
+
+    def start_session(self, tenant: Tenant) -> str:
+        return auth.start_session(self.store, tenant)
+
+    def end_session(self, token: str) -> None:
+        auth.end_session(self.store, token)
+
+    def create_api_key(self, tenant_name: str, admin: bool = False) -> str:
+        return auth.create_api_key(self.store, tenant_name, admin)
+
+    def _evidence_types(self, analysis: Analysis) -> list[str]:
+        """Each passage's evidence type, decided once here and stored with it."""
+        rules = load_substance_rules(self.settings.corpora_dir)
+        return [evidence_type(p.text, rules) for p in analysis.passages]
 
     def classify(self, texts: Sequence[str]) -> tuple[list[LabelScores], list[LabelScores]]:
         """SDG and due-diligence scores for free texts: not stored, and no cache is consulted.

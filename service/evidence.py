@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from service.negative import NegativeRules
-from service.substance import SubstanceRules, evidence_type
 
 Side = Literal["sdg", "oecd_dd"]
 
@@ -39,6 +38,7 @@ class PassageScores(Protocol):
     text: str
     sdg: dict[str, Any]
     dd: dict[str, Any]
+    evidence_type: str
 
 
 def label_evidence(
@@ -46,7 +46,6 @@ def label_evidence(
     side: Side,
     label: str,
     part: str,
-    rules: SubstanceRules,
     limit: int,
     negative: NegativeRules | None = None,
 ) -> list[EvidenceItem]:
@@ -74,7 +73,7 @@ def label_evidence(
             passage.text,
             round(score, 3),
             parts,
-            evidence_type(passage.text, rules),
+            passage.evidence_type,
         )
         for score, passage, parts in found[:limit]
     ]

@@ -19,9 +19,7 @@ import pyarrow.parquet as pq
 
 from service.manifest import BatchItem
 from service.report_table import report_row
-from service.settings import Settings
-from service.store import LOCAL_TENANT_ID, ReportRow, Store
-from service.substance import evidence_type, load_substance_rules
+from service.store import ReportRow, TenantStore
 
 PASSAGE_SCHEMA = pa.schema(
     [
@@ -55,8 +53,7 @@ def _write_table(rows: list[dict[str, Any]], parquet: Path, csv_path: Path) -> N
     _write_atomically(csv_path, lambda p: pacsv.write_csv(table, p))
 
 
-def _passage_rows(store: Store, report: ReportRow, settings: Settings) -> list[dict[str, Any]]:
-    rules = load_substance_rules(settings.corpora_dir)
+def _passage_rows(store: TenantStore, report: ReportRow) -> list[dict[str, Any]]:
     rows = []
     offset = 0
     while batch := store.passages(report.id, offset, 1000):
@@ -71,7 +68,7 @@ def _passage_rows(store: Store, report: ReportRow, settings: Settings) -> list[d
                 "page": p.page,
                 "heading": p.heading,
                 "text": p.text,
-                "evidence_type": evidence_type(p.text, rules),
+                "evidence_type": p.evidence_type,
                 "sdgs": [int(label) for label in p.sdg["labels"]],
                 "sdg_top_score": max(p.sdg["scores"].values(), default=0.0),
                 "targets": list(p.sdg["parts"]),
@@ -84,14 +81,15 @@ def _passage_rows(store: Store, report: ReportRow, settings: Settings) -> list[d
 
 
 def write_results(
-    store: Store,
+    store: TenantStore,
     listed: Sequence[tuple[str, BatchItem]],
     missing: Sequence[BatchItem],
     out_dir: Path,
-    settings: Settings,
-    tenant_id: int = LOCAL_TENANT_ID,
 ) -> dict[str, Path]:
-    """Write reports.{parquet,csv}, passages.parquet and failures.csv for the manifest's reports."""
+    """Write reports.{parquet,csv}, passages.parquet and failures.csv for the manifest's reports.
+
+    ``store`` is the batch tenant's view: the manifest's hashes name that tenant's reports only.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = {
         "reports": out_dir / "reports.parquet",
@@ -99,7 +97,7 @@ def write_results(
         "passages": out_dir / "passages.parquet",
         "failures": out_dir / "failures.csv",
     }
-    rows = store.reports_by_sha([sha for sha, _ in listed], tenant_id)
+    rows = store.reports_by_sha([sha for sha, _ in listed])
     paths = {sha: str(item.path) for sha, item in listed}
     done = [rows[sha] for sha in paths if rows[sha].status == "done"]
     _write_table([report_row(r, paths[r.sha256]) for r in done], outputs["reports"], outputs["reports_csv"])
@@ -107,9 +105,7 @@ def write_results(
     def write_passages(target: Path) -> None:
         with pq.ParquetWriter(target, PASSAGE_SCHEMA) as writer:
             for report in done:  # one report at a time: thousands of reports never sit in memory
-                writer.write_table(
-                    pa.Table.from_pylist(_passage_rows(store, report, settings), PASSAGE_SCHEMA)
-                )
+                writer.write_table(pa.Table.from_pylist(_passage_rows(store, report), PASSAGE_SCHEMA))
 
     _write_atomically(outputs["passages"], write_passages)
     failures = [(str(i.path), "", i.company, "missing", "FileNotFoundError: no such file") for i in missing]

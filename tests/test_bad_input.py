@@ -18,6 +18,7 @@ from service.errors import (
 )
 from service.ingest import document_from_pdf
 from service.pdf_limits import NO_OCR, PdfLimits
+from service.store import ALL_TENANTS
 from tests.conftest import MAX_AUTOMATION
 
 
@@ -73,14 +74,15 @@ def test_bad_upload_is_recorded_as_failed_job_and_store_survives(settings):
     service = GapLensService(settings.model_copy(update={"ocr": "off"}))
     service.start()
     try:
-        before = service.store.list_reports()
+        every = service.store.for_tenant(ALL_TENANTS)
+        before = every.list_reports()
         for case in sorted(BAD_FILES):
             make, error, _ = BAD_FILES[case]
             with pytest.raises(error):
                 service.submit_pdf(make(), f"{case}.pdf", LOCAL)
-        failed = [service.store.get_job(i) for i in range(1, len(BAD_FILES) + 1)]
+        failed = [every.get_job(i) for i in range(1, len(BAD_FILES) + 1)]
         assert all(job.status == "failed" and job.error for job in failed)
-        assert service.store.list_reports() == before
+        assert every.list_reports() == before
         assert not list(service.uploads.iterdir())
     finally:
         service.close()

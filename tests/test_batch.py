@@ -27,7 +27,7 @@ from service.benchmark import label_stats, percentile_rank
 from service.errors import BadManifest
 from service.manifest import BatchItem, read_manifest
 from service.settings import Settings
-from service.store import Store
+from service.store import ALL_TENANTS, Store
 from tests.conftest import TEXTS
 
 GAPLENS = str(Path(sys.executable).parent / "gaplens")
@@ -48,7 +48,7 @@ def gaplens(data_dir: Path, *args: str, timeout: int = 600) -> subprocess.Comple
 
 
 def store_of(data_dir: Path) -> Store:
-    return Store(Settings(data_dir=data_dir).resolved_database_url())
+    return Store(Settings(data_dir=data_dir).resolved_database_url())  # read only: the batch migrates it
 
 
 # --- the manifest ------------------------------------------------------------------------------
@@ -159,8 +159,10 @@ def test_rerun_skips_what_is_done(scored):
     )  # neither the bad nor the missing file is retried
     assert (scored["out"] / "reports.csv").read_text() == before
     store = store_of(scored["data"])
-    for report in store.done_reports():
-        assert len(store.passages(report.id, limit=10_000)) == report.result["passages"]
+    for report in store.for_tenant(ALL_TENANTS).done_reports():
+        assert (
+            len(store.for_tenant(ALL_TENANTS).passages(report.id, limit=10_000)) == report.result["passages"]
+        )
 
 
 def test_sector_benchmark_api(scored):
@@ -182,7 +184,11 @@ def test_sector_benchmark_api(scored):
         assert exported.headers["content-type"].startswith("text/csv")
         assert len(list(csv.DictReader(exported.text.splitlines()))) == 25
 
-        report_id = next(r.id for r in store_of(scored["data"]).done_reports() if r.company == "PayPal")
+        report_id = next(
+            r.id
+            for r in store_of(scored["data"]).for_tenant(ALL_TENANTS).done_reports()
+            if r.company == "PayPal"
+        )
         standing = {s["label"]: s for s in client.get(f"/v1/reports/{report_id}/benchmark").json()["labels"]}
         paypal, jpm = (next(r for r in finance if r["company"] == c) for c in ("PayPal", "JPMorgan Chase"))
         for label in ("sdg_score", "dd_3"):
@@ -227,13 +233,13 @@ def test_resume_after_kill(tmp_path):
     while not done and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
         try:
-            done = store.done_reports()
+            done = store.for_tenant(ALL_TENANTS).done_reports()
         except OperationalError:  # the batch has not created its tables yet
             continue
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL, "the batch ended before it could be killed"
-    assert 1 <= len(store.done_reports()) < len(names)
+    assert 1 <= len(store.for_tenant(ALL_TENANTS).done_reports()) < len(names)
     assert not out.exists() or not (out / "reports.parquet").exists()
 
     again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
@@ -241,8 +247,10 @@ def test_resume_after_kill(tmp_path):
     assert f"{len(names) - len(done)} scored, {len(done)} already done, 0 failed" in again.stderr
     rows = report_rows(out)
     assert sorted(r["company"] for r in rows) == sorted(names)
-    for report in store.done_reports():
-        assert len(store.passages(report.id, limit=10_000)) == report.result["passages"]
+    for report in store.for_tenant(ALL_TENANTS).done_reports():
+        assert (
+            len(store.for_tenant(ALL_TENANTS).passages(report.id, limit=10_000)) == report.result["passages"]
+        )
 
 
 # --- the same batch on a real Ray cluster on loopback -------------------------------------------

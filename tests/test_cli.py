@@ -84,7 +84,7 @@ def test_keys_create_list_revoke():
     from service.errors import Unauthorized
     from service.store import Store
 
-    store = Store(get_settings().resolved_database_url())
+    store = Store.open(get_settings())
     assert tenant_for_key(store, key).admin
     assert runner.invoke(app, ["keys", "revoke", key[:12]]).exit_code == 0
     with pytest.raises(Unauthorized):

@@ -96,13 +96,9 @@ def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
 def test_two_servers_on_one_postgresql_share_jobs_and_search_without_running_a_job_twice(
     postgres_url, tmp_path
 ):
-    from sqlalchemy import create_engine
+    from tests.store_fixture import drop_everything
 
-    from service.store import Base
-
-    engine = create_engine(postgres_url)
-    Base.metadata.drop_all(engine)  # a store of our own, whatever other tests left
-    engine.dispose()
+    drop_everything(postgres_url)  # a store of our own, whatever other tests left
     env = {
         **os.environ,
         "GAPLENS_DATA_DIR": str(tmp_path / "data"),

@@ -25,8 +25,7 @@ def test_turns_report_progress_and_keep_the_order_of_the_texts():
 
 
 def test_cache_returns_identical_vectors_without_recomputing(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    store.create_schema()
+    store = Store.open(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}"))
     texts = ["Water withdrawal fell by 12%.", "Our grievance mechanism is open to all workers."]
     first = embed_texts(texts, MODEL, store)
     keys = [embedding_key(MODEL, t) for t in texts]

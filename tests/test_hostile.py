@@ -33,9 +33,7 @@ def make_client(tmp_path, tenants: int = 3, **limits) -> tuple[TestClient, list[
     settings = Settings(
         data_dir=tmp_path / "data", database_url=None, auth="keys", **{"ocr": "off", **limits}
     )
-    settings.data_dir.mkdir(parents=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
+    store = Store.open(settings)
     keys = [bearer(create_api_key(store, f"tenant-{n}")) for n in range(tenants)]
     return TestClient(create_app(settings)), keys, settings
 

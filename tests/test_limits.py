@@ -119,9 +119,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def keyed_client(tmp_path, **limits) -> tuple[TestClient, dict[str, str], dict[str, str], Settings]:
     settings = Settings(data_dir=tmp_path / "data", database_url=None, auth="keys", ocr="off", **limits)
-    settings.data_dir.mkdir(parents=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
+    store = Store.open(settings)
     one, two = create_api_key(store, "one"), create_api_key(store, "two")
     return TestClient(create_app(settings)), bearer(one), bearer(two), settings
 

@@ -68,7 +68,7 @@ def test_gated_passages_get_no_label_no_vector_and_stay_out_of_the_index(setting
     service.start()
     try:
         job = service.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, LOCAL)
-        service.run_job(service.store.get_job(job.id))
+        service.run_job(service.job(job.id, LOCAL))
         assert service.index.count() == len(read)
     finally:
         service.close()

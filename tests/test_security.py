@@ -17,7 +17,7 @@ from sqlalchemy import select
 from service.app import create_app
 from service.auth import create_api_key
 from service.settings import Settings
-from service.store import Store
+from service.store import ALL_TENANTS, Store
 from tests.conftest import MAX_AUTOMATION
 from tests.test_api import wait_for
 
@@ -44,9 +44,7 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def keys(settings):
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.resolved_database_url())
-    store.create_schema()
+    store = Store.open(settings)
     made = {
         "a": create_api_key(store, "Tenant A"),
         "b": create_api_key(store, "Tenant B"),
@@ -316,7 +314,7 @@ def test_classify_is_no_membership_oracle_and_stores_nothing(settings, client, k
     with store.session() as s:
         keys_of = {
             report: set(s.scalars(select(PassageRow.embedding_key).where(PassageRow.report_id == report)))
-            for report in {r.id for r in store.done_reports()}
+            for report in {r.id for r in store.for_tenant(ALL_TENANTS).done_reports()}
         }
     assert len(keys_of) == 2 and not set.intersection(*keys_of.values())
 

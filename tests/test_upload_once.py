@@ -50,10 +50,10 @@ def test_the_upload_keeps_its_page_texts_and_the_job_does_not_parse_again(gaplen
         data, MAX_AUTOMATION.name
     )
     reads.clear()
-    gaplens.run_job(gaplens.store.get_job(job.id))
+    gaplens.run_job(gaplens.job(job.id, LOCAL))
     assert reads == []
-    assert gaplens.store.get_job(job.id).status == "done"
-    assert gaplens.store.get_report(job.report_id).pages == len(kept)
+    assert gaplens.job(job.id, LOCAL).status == "done"
+    assert gaplens.report(job.report_id, LOCAL).pages == len(kept)
 
 
 def test_an_upload_from_before_page_texts_were_kept_is_parsed_in_the_job(gaplens, reads):
@@ -61,6 +61,6 @@ def test_an_upload_from_before_page_texts_were_kept_is_parsed_in_the_job(gaplens
     job = gaplens.submit_pdf(data, MAX_AUTOMATION.name, LOCAL)
     gaplens.page_texts_path(job.sha256).unlink()
     reads.clear()
-    gaplens.run_job(gaplens.store.get_job(job.id))
+    gaplens.run_job(gaplens.job(job.id, LOCAL))
     assert len(reads) == 1
-    assert gaplens.store.get_job(job.id).status == "done"
+    assert gaplens.job(job.id, LOCAL).status == "done"

@@ -25,7 +25,7 @@ from service.records import Coverage
 from service.sandbox import render_page_image
 from service.segment import passages_from_document
 from service.settings import Settings
-from service.substance import EVIDENCE_TYPES, load_substance_rules
+from service.substance import EVIDENCE_TYPES
 from service.web.charts import WHEEL_INNER, WHEEL_OUTER, sdg_wheel
 from service.web.i18n import messages
 from tests.conftest import ENGIE, MAX_AUTOMATION
@@ -280,18 +280,19 @@ def test_label_evidence_orders_and_filters():
             self.id, self.page, self.heading, self.text = i, page, "", f"We cut emissions by {i}% in 2021."
             self.sdg = {"labels": labels, "parts": parts, "scores": {"13": score, "7": 0.9}}
             self.dd = {"labels": [], "parts": [], "scores": {}}
+            # as stored with the passage at save time (the rules would call this text a result)
+            self.evidence_type = "action"
 
     rows = [
         Row(1, 4, 0.5, ["13"], ["13.2"]),
         Row(2, 2, 0.9, ["13", "7"], ["7.2", "13.1"]),
         Row(3, 3, 0.7, ["7"], []),
     ]
-    rules = load_substance_rules(Settings().corpora_dir)
-    found = label_evidence(rows, "sdg", "13", "", rules, 10)
+    found = label_evidence(rows, "sdg", "13", "", 10)
     assert [e.passage_id for e in found] == [2, 1]
-    assert found[0].parts == ("13.1",) and found[0].evidence_type == "result"
-    assert [e.passage_id for e in label_evidence(rows, "sdg", "13", "13.2", rules, 10)] == [1]
-    assert label_evidence(rows, "sdg", "13", "", rules, 1)[0].passage_id == 2
+    assert found[0].parts == ("13.1",) and found[0].evidence_type == "action"  # read, not decided again
+    assert [e.passage_id for e in label_evidence(rows, "sdg", "13", "13.2", 10)] == [1]
+    assert label_evidence(rows, "sdg", "13", "", 1)[0].passage_id == 2
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.benchmark import benchmark_sectors, company_history, report_percentiles, sector_benchmark
 from service.http.deps import ReportId, ServiceDep, TenantDep, csv_download
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
@@ -17,7 +16,7 @@ Name = Annotated[str, Path(min_length=1, max_length=256)]
 @router.get("/sectors")
 def list_sectors(service: ServiceDep, tenant: TenantDep) -> dict[str, Any]:
     """Sectors with analysed reports (yours and those others made shareable), and how many each has."""
-    counts = benchmark_sectors(service.store, tenant.id)
+    counts = service.sectors(tenant)
     return {"sectors": [{"sector": sector, "reports": n} for sector, n in counts.items()]}
 
 
@@ -30,7 +29,7 @@ def get_sector_benchmark(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> dict[str, Any] | Response:
     """Minimum, quartiles, median, maximum and mean per SDG, per step and of both headline scores."""
-    benchmark = sector_benchmark(service.store, sector, tenant.id)
+    benchmark = service.sector_benchmark(sector, tenant)
     if format == "csv":
         return csv_download(benchmark.to_csv(), f"benchmark-{benchmark.sector}")
     return benchmark.to_dict()
@@ -39,10 +38,10 @@ def get_sector_benchmark(
 @router.get("/reports/{report_id}/benchmark")
 def get_report_percentiles(service: ServiceDep, tenant: TenantDep, report_id: ReportId) -> dict[str, Any]:
     """The report's percentile against the other reports of its sector, per SDG and per step."""
-    return report_percentiles(service.store, report_id, tenant.id)
+    return service.report_percentiles(report_id, tenant)
 
 
 @router.get("/companies/{company:path}/history")
 def get_company_history(service: ServiceDep, tenant: TenantDep, company: Name) -> dict[str, Any]:
     """A company's reports (yours) by year, with the change of the headline scores from year to year."""
-    return company_history(service.store, company, tenant.id)
+    return service.company_history(company, tenant)

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from service.api.schemas import KeyIn, KeyOut
-from service.auth import create_api_key
 from service.http.deps import AdminDep, ServiceDep, TenantDep
 
 router = APIRouter(prefix="/v1", tags=["keys"])
@@ -23,14 +22,14 @@ def whoami(tenant: TenantDep) -> dict[str, Any]:
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=KeyOut)
 def create_key(service: ServiceDep, _admin: AdminDep, body: KeyIn) -> KeyOut:
     """Make an API key for a tenant (admin keys only); the key is shown here once and never again."""
-    key = create_api_key(service.store, body.tenant, body.admin)
+    key = service.create_api_key(body.tenant, body.admin)
     return KeyOut(tenant=body.tenant.strip(), admin=body.admin, key=key)
 
 
 @router.get("/admin/queue")
 def queue(service: ServiceDep, _admin: AdminDep) -> dict[str, Any]:
     """Unfinished jobs by status and by tenant (admin keys only): how loaded the service is."""
-    jobs = service.store.unfinished_jobs()
+    jobs = service.unfinished_jobs()
     return {
         "unfinished": len(jobs),
         "by_status": dict(Counter(job.status for job in jobs)),

@@ -46,25 +46,25 @@ async def upload_report(
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def get_job(service: ServiceDep, tenant: TenantDep, job_id: JobId) -> JobOut:
     """A job's status, stage and progress (0-1); ``error`` says why a failed job failed."""
-    return JobOut.model_validate(service.store.get_job(job_id, tenant.id))
+    return JobOut.model_validate(service.job(job_id, tenant))
 
 
 @router.get("/reports", response_model=list[ReportOut])
 def list_reports(service: ServiceDep, tenant: TenantDep) -> list[ReportOut]:
     """Your stored reports, newest first."""
-    return [ReportOut.model_validate(r) for r in service.store.list_reports(tenant.id)]
+    return [ReportOut.model_validate(r) for r in service.reports(tenant)]
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(service: ServiceDep, tenant: TenantDep, report_id: ReportId) -> ReportOut:
     """One report's metadata and status."""
-    return ReportOut.model_validate(service.store.get_report(report_id, tenant.id))
+    return ReportOut.model_validate(service.report(report_id, tenant))
 
 
 @router.patch("/reports/{report_id}", response_model=ReportOut)
 def patch_report(service: ServiceDep, tenant: TenantDep, report_id: ReportId, body: ReportPatch) -> ReportOut:
     """Mark a report shareable (or not): other tenants' sector benchmarks then count it, anonymously."""
-    return ReportOut.model_validate(service.store.set_shareable(report_id, tenant.id, body.shareable))
+    return ReportOut.model_validate(service.set_shareable(report_id, tenant, body.shareable))
 
 
 @router.get("/reports/{report_id}/analysis", response_model=None)
@@ -125,5 +125,4 @@ def get_passages(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PassageOut]:
     """The report's passages in reading order, with their label scores."""
-    service.store.get_report(report_id, tenant.id)
-    return [PassageOut.model_validate(p) for p in service.store.passages(report_id, offset, limit)]
+    return [PassageOut.model_validate(p) for p in service.passages(report_id, tenant, offset, limit)]

@@ -64,7 +64,7 @@ class KeyOut(BaseModel):
 
 
 class PassageOut(BaseModel):
-    """A passage with its page, heading and label scores."""
+    """A passage with its page, heading, label scores and evidence type (as stored with it)."""
 
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -76,6 +76,7 @@ class PassageOut(BaseModel):
     text: str
     sdg: dict[str, Any]
     dd: dict[str, Any]
+    evidence_type: str
 
 
 class EvidenceOut(BaseModel):

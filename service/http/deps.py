@@ -18,7 +18,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import AfterValidator
 
-from service.auth import LOCAL, Tenant, tenant_for_key, tenant_for_session
+from service.auth import LOCAL, Tenant
 from service.engine import GapLensService
 from service.errors import Forbidden, TooManyRequests, Unauthorized
 
@@ -122,9 +122,9 @@ def get_tenant(request: Request, service: ServiceDep) -> Tenant:
     """The calling tenant, from its API key, the web page's session (or local mode); counts the request."""
     key, session = presented_key(request), request.cookies.get(SESSION_COOKIE, "")
     if key:
-        tenant = checked_credential(request, service, lambda: tenant_for_key(service.store, key))
+        tenant = checked_credential(request, service, lambda: service.tenant_for_key(key))
     elif session:
-        tenant = checked_credential(request, service, lambda: tenant_for_session(service.store, session))
+        tenant = checked_credential(request, service, lambda: service.tenant_for_session(session))
     elif service.settings.auth == "local":
         tenant = LOCAL
     else:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.auth import Tenant
-from service.benchmark import benchmark_reports, benchmark_sectors, coarse, sector_benchmark
+from service.benchmark import coarse
 from service.engine import GapLensService
 from service.errors import NotFound
 from service.evidence import Side
@@ -82,7 +82,7 @@ def peer_point(report: ReportRow, tenant: Tenant) -> dict[str, Any]:
 def upload_context(service: GapLensService, tenant: Tenant) -> dict[str, Any]:
     """The upload form and the list of the tenant's reports."""
     return {
-        "reports": service.store.list_reports(tenant.id)[:100],
+        "reports": service.reports(tenant)[:100],
         "max_mb": service.settings.max_upload_bytes // (1024 * 1024),
     }
 
@@ -91,7 +91,7 @@ def report_context(
     service: GapLensService, tenant: Tenant, report_id: int, language: str, choice: EvidenceChoice
 ) -> dict[str, Any]:
     """The result page: SDG wheel, due-diligence ladder, profile quadrant, gaps and the evidence browser."""
-    report = service.store.get_report(report_id, tenant.id)
+    report = service.report(report_id, tenant)
     analysis = service.analysis(report_id, tenant)
     sdg = load_framework("sdg", service.settings.corpora_dir)
     goal_names = label_names("sdg", service, language)
@@ -100,9 +100,7 @@ def report_context(
     peers = []
     if report.sector:
         peers = [
-            peer_point(r, tenant)
-            for r in benchmark_reports(service.store, report.sector, tenant.id)
-            if r.id != report.id
+            peer_point(r, tenant) for r in service.sector_reports(report.sector, tenant) if r.id != report.id
         ]
     profile = load_profiles(service.settings.corpora_dir)[analysis.profile]
     return {
@@ -133,7 +131,7 @@ def evidence_context(
     service: GapLensService, tenant: Tenant, report_id: int, language: str, choice: EvidenceChoice
 ) -> dict[str, Any]:
     """The evidence list alone, for the result page's script to swap in without a reload."""
-    report = service.store.get_report(report_id, tenant.id)
+    report = service.report(report_id, tenant)
     analysis = service.analysis(report_id, tenant)
     names = label_names("sdg", service, language), label_names("oecd_dd", service, language)
     return {
@@ -185,22 +183,22 @@ def compare_context(
     service: GapLensService, tenant: Tenant, language: str, a: int | None, b: str
 ) -> dict[str, Any]:
     """Two reports side by side, or a report against the median of its sector (``b`` = "sector")."""
-    done = service.store.done_reports(tenant_id=tenant.id)
+    done = service.done_reports(tenant)
     context: dict[str, Any] = {"reports": done, "a": a, "b": b, "rows": [], "title_a": "", "title_b": ""}
     if a is None or not b:
         return context
-    first = service.store.get_report(a, tenant.id)
+    first = service.report(a, tenant)
     columns_a = coverage_columns(service.analysis(a, tenant))
     if b == "sector":
         if not first.sector:
             raise NotFound(f"report {a} has no sector; compare it with another report instead")
-        benchmark = sector_benchmark(service.store, first.sector, tenant.id)
+        benchmark = service.sector_benchmark(first.sector, tenant)
         medians = {s.label: s.median for s in benchmark.labels}
         columns_b, title_b = medians, f"{first.sector} (median)"
     else:
         if not (b.isascii() and b.isdigit()) or int(b) > MAX_ID:
             raise NotFound(f"compare with a report id or 'sector', not {b!r}")
-        second = service.store.get_report(int(b), tenant.id)
+        second = service.report(int(b), tenant)
         columns_b, title_b = coverage_columns(service.analysis(second.id, tenant)), report_title(second)
     names = column_names(service, language)
     return context | {
@@ -212,7 +210,7 @@ def compare_context(
 
 def sectors_context(service: GapLensService, tenant: Tenant) -> dict[str, Any]:
     """Sectors with analysed reports (the tenant's and those others made shareable)."""
-    return {"sectors": benchmark_sectors(service.store, tenant.id)}
+    return {"sectors": service.sectors(tenant)}
 
 
 def sector_context(service: GapLensService, tenant: Tenant, sector: str, language: str) -> dict[str, Any]:
@@ -220,7 +218,7 @@ def sector_context(service: GapLensService, tenant: Tenant, sector: str, languag
 
     The distributions count other tenants' shareable reports; the list names the tenant's own only.
     """
-    benchmark = sector_benchmark(service.store, sector, tenant.id)
+    benchmark = service.sector_benchmark(sector, tenant)
     names = column_names(service, language)
-    reports = service.store.done_reports(sector=sector, tenant_id=tenant.id)
+    reports = service.done_reports(tenant, sector)
     return {"benchmark": benchmark, "names": names, "reports": reports}

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from service.auth import SESSION_HOURS, end_session, start_session, tenant_for_key
+from service.auth import SESSION_HOURS
 from service.engine import ReportMeta
 from service.http.deps import (
     SESSION_COOKIE,
@@ -94,7 +94,7 @@ async def upload_form(
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, service: ServiceDep, tenant: TenantDep, job_id: JobId) -> HTMLResponse:
     """Live progress through the pipeline's stages; the page moves on to the result when done."""
-    job = service.store.get_job(job_id, tenant.id)
+    job = service.job(job_id, tenant)
     return render(request, "job.html", {"job": job, "stages": STAGES})
 
 
@@ -186,11 +186,11 @@ def login(
     leaves nothing in the browser that still opens the tenant. Cross-site posts never get here
     (service/http/guards.py), so another site cannot sign a visitor in to its own tenant.
     """
-    tenant = checked_credential(request, service, lambda: tenant_for_key(service.store, key.strip()))
+    tenant = checked_credential(request, service, lambda: service.tenant_for_key(key.strip()))
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        start_session(service.store, tenant),
+        service.start_session(tenant),
         max_age=SESSION_HOURS * 3600,
         httponly=True,
         samesite="lax",
@@ -202,7 +202,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, service: ServiceDep) -> RedirectResponse:
     """End the session: its token names no one any more, and the cookie is dropped."""
-    end_session(service.store, request.cookies.get(SESSION_COOKIE, ""))
+    service.end_session(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
