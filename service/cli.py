@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from service.errors import GapLensError
-from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, get_settings
+from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings, get_settings
 
 if TYPE_CHECKING:
+    from classifiers.labelled import LabelledText
     from service.store import Store
 
 app = typer.Typer(help="GapLens: SDG and OECD due-diligence gap analysis of sustainability reports.")
@@ -319,10 +320,7 @@ def train_tuned_command(
     from classifiers.linear import TUNED_DIR
     from classifiers.tuned_training import train_tuned
 
-    settings = get_settings()
-    if not (settings.shared_data_dir / "sdg_labelled").is_dir():
-        err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
-        raise typer.Exit(code=2)
+    settings = _training_settings()
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -336,6 +334,23 @@ def train_tuned_command(
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
 
+def _training_settings() -> Settings:
+    """The settings, after a clear error when the shared training data is not where they say."""
+    settings = get_settings()
+    if not (settings.shared_data_dir / "sdg_labelled").is_dir():
+        err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
+        raise typer.Exit(code=2)
+    return settings
+
+
+def _labelled_texts() -> list[LabelledText]:
+    """Every labelled text (classifiers/labelled.py), for the commands that rebuild one part of a release."""
+    from classifiers.labelled import all_labelled
+
+    settings = _training_settings()
+    return all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+
+
 @train_app.command("int8")
 def train_int8_command(
     models_dir: Annotated[
@@ -343,14 +358,12 @@ def train_int8_command(
     ] = None,
 ) -> None:
     """Export the tuned encoder to int8 ONNX and calibrate its heads on dev (part of `train tuned`)."""
-    from classifiers.labelled import all_labelled
     from classifiers.linear import TUNED_DIR
     from classifiers.tuned_training import write_int8_release
     from service.frameworks import load_framework
 
-    settings = get_settings()
-    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
-    frameworks = [load_framework(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")]
+    texts = _labelled_texts()
+    frameworks = [load_framework(f, get_settings().corpora_dir) for f in ("sdg", "oecd_dd")]
     for name, meta in write_int8_release(texts, frameworks, models_dir or TUNED_DIR).items():
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
 
@@ -362,13 +375,10 @@ def train_gate_command(
     ] = None,
 ) -> None:
     """Fit the relevance gate (which passages skip the encoder; part of `train tuned`)."""
-    from classifiers.labelled import all_labelled
     from classifiers.linear import TUNED_DIR
     from classifiers.relevance import train_gate
 
-    settings = get_settings()
-    texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
-    err.print(train_gate(texts, models_dir or TUNED_DIR))
+    err.print(train_gate(_labelled_texts(), models_dir or TUNED_DIR))
 
 
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")
