@@ -115,7 +115,10 @@ def export_onnx(model_dir: Path, target: Path, int8: bool) -> Path:
     """Export a BERT-style sentence encoder with mean pooling to ONNX, optionally quantised to int8.
 
     Per-channel weights matter: per-tensor quantisation of MiniLM gave cosine 0.95 to the PyTorch
-    vectors, per-channel 0.99.
+    vectors, per-channel 0.99. The weights take 7 bits (``reduce_range``): on a CPU without VNNI, ONNX
+    Runtime sums pairs of 8-bit products in 16 bits, which saturate with full-range weights, so the same
+    file gave other vectors (and other readings) there than on a CPU with VNNI. With 7 bits no sum
+    saturates, so every x86 CPU computes the same integers (eval/RESULTS.md).
     """
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -154,7 +157,9 @@ def export_onnx(model_dir: Path, target: Path, int8: bool) -> Path:
             dynamo=False,
         )
     if int8:
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(
+            str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
         fp32.unlink()
     else:
         fp32.replace(partial)
@@ -239,7 +244,7 @@ def _onnx_of(source: Path, name: str, int8: bool, max_tokens: int = 256) -> Enco
     """
     weights = source / "model.safetensors"
     stamp = f"{weights.stat().st_size}-{int(weights.stat().st_mtime)}" if weights.exists() else "0"
-    target = model_cache() / f"{name}-{stamp}-{'int8' if int8 else 'fp32'}.onnx"
+    target = model_cache() / f"{name}-{stamp}-{'int8w7' if int8 else 'fp32'}.onnx"
     if not target.exists():
         export_onnx(source, target, int8)
     return OnnxEncoder(target, source / "tokenizer.json", max_tokens, alone=int8)

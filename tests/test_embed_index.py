@@ -78,7 +78,7 @@ def test_int8_onnx_encoder_tracks_the_pytorch_one(tmp_path, monkeypatch):
     ]
     int8 = encode(texts, "all-MiniLM-L6-v2-int8")
     fp32 = encode(texts, "all-MiniLM-L6-v2")
-    assert list(tmp_path.glob("all-MiniLM-L6-v2-*-int8.onnx"))
+    assert list(tmp_path.glob("all-MiniLM-L6-v2-*-int8w7.onnx"))
     assert float(np.min(np.sum(int8 * fp32, axis=1))) > 0.97
     head = LinearClassifier(load_framework("sdg", Settings().corpora_dir), "all-MiniLM-L6-v2-int8")
     assert [r.labels for r in head.predict(int8, ["a", "b", "c"], texts)][:2] == [("13",), ("5",)]
