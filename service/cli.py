@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,10 +91,21 @@ def _analyze_on_server(
 
 
 def _analyze_here(report: Path, progress: Callable[[str, float], None]) -> dict[str, Any]:
-    """The analysis read in this process, its vectors cached in the local store."""
-    from service.pipeline import analyze_pdf
+    """The analysis read in this process, its vectors cached in the local store.
 
-    analysis = analyze_pdf(report.read_bytes(), report.name, get_settings(), _store(), progress)
+    The PDF is read by its child process while this one imports the pipeline and opens the store
+    (about 2 s on 2 cores), so the reading adds no wall time.
+    """
+    from service.ingest import pdf_page_texts
+
+    settings, data = get_settings(), report.read_bytes()
+    with ThreadPoolExecutor(1) as reader:
+        page_texts = reader.submit(pdf_page_texts, data, settings.pdf_limits())
+        from service.pipeline import analyze_pdf
+
+        store = _store()
+        texts = page_texts.result()
+    analysis = analyze_pdf(data, report.name, settings, store, progress, page_texts=texts)
     return analysis.report.to_dict()
 
 
