@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from classifiers.base import Classifier
-from classifiers.linear import MODELS_DIR, TUNED_DIR, LinearClassifier, cue_matcher, explicit_goals
+from classifiers.linear import MODELS_DIR, TUNED_DIR, LinearClassifier, named_labels
 from classifiers.zero_shot import SimilarityClassifier
 from service.errors import UnknownName
 from service.frameworks import load_framework
@@ -36,7 +36,7 @@ def _heads_in(models_dir: Path) -> Callable[[str, Path, str], Classifier]:
 
     def build(framework_id: str, corpora_dir: Path, model: str) -> Classifier:
         framework = load_framework(framework_id, corpora_dir)
-        named = explicit_goals if framework_id == "sdg" else cue_matcher(framework)
+        named = named_labels(framework_id, corpora_dir)
         return LinearClassifier(framework, model, models_dir=models_dir, named_labels=named)
 
     return build

@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from classifiers.base import sigmoid
 from service.errors import NotFound
-from service.frameworks import Framework
+from service.frameworks import Framework, load_framework
 from service.models import head_of
 from service.records import LabelScores
 
@@ -76,6 +77,17 @@ def cue_matcher(framework: Framework) -> Callable[[str], set[str]] | None:
     if not patterns:
         return None
     return lambda text: {label for label, pattern in patterns.items() if pattern.search(text)}
+
+
+@lru_cache(maxsize=8)
+def named_labels(framework_id: str, corpora_dir: Path) -> Callable[[str], set[str]] | None:
+    """What a text names outright in a framework: goal numbers for the SDGs, step cues for due diligence.
+
+    One matcher per framework and process: the heads assign these labels, and the relevance gate never
+    skips a passage that has one.
+    """
+    framework = load_framework(framework_id, corpora_dir)
+    return explicit_goals if framework_id == "sdg" else cue_matcher(framework)
 
 
 class LinearClassifier:

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from classifiers import get_classifier
-from classifiers.linear import TUNED_DIR, cue_matcher, explicit_goals
+from classifiers.linear import TUNED_DIR, named_labels
 from classifiers.relevance import load_gate
 from service.embed import EmbeddingCache, embed_texts
 from service.frameworks import Framework, load_framework
@@ -76,8 +76,8 @@ def needs_encoder(
     gate = load_gate(TUNED_DIR) if settings.relevance_gate and language == "en" else None
     if gate is None:
         return np.ones(len(inputs), dtype=bool)
-    steps = cue_matcher(load_framework("oecd_dd", settings.corpora_dir))
-    named = np.array([bool(explicit_goals(t) or (steps and steps(t))) for t in texts], dtype=bool)
+    matchers = [named_labels(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")]
+    named = np.array([any(m(t) for m in matchers if m) for t in texts], dtype=bool)
     return gate.needs_encoder(inputs) | named
 
 
