@@ -3,9 +3,9 @@
 Run: .venv/bin/python eval/bench_service.py [--runs 2] [--pdf PATH ...]
 
 - **service**: the server is started once (models load at start, before it answers /health); each PDF is
-  uploaded with POST /v1/reports and the clock stops when GET /v1/jobs/{id} says done (polled every
-  0.2 s, as `gaplens analyze` polls). Every upload is a new report: each run uses a fresh data folder
-  and server, so no vector is cached.
+  uploaded by `service.client.analyze_on_server`, as `gaplens analyze` uploads it, and the clock stops
+  when the analysis has come back (the job is polled every 0.2 s). Every upload is a new report: each
+  run uses a fresh data folder and server, so no vector is cached.
 - **cli+server**: `gaplens analyze PDF --out result.json` while that server runs (it hands the PDF over, as
   a second tenant); **cli alone**: the same with no server (`GAPLENS_SERVER_URL=none`), a new process with an
   empty data folder: start-up, model load, the analysis and the JSON, as a user waits for it.
@@ -23,10 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from eval.server import GAPLENS, GapLensServer, make_key
-from service.client import POLL_SECONDS
+from service.client import analyze_on_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "reports"
 # (PDF, target seconds): the Shell report, a bank's annual report, and a ~220-page report.
@@ -44,7 +42,7 @@ def environment(data_dir: Path) -> dict[str, str]:
 
 
 def through_service(pdf: Path, runs: int, work: Path) -> tuple[float, float, dict]:
-    """Median seconds from upload to a done job, and of `gaplens analyze` handing the PDF to that server.
+    """Median seconds from upload to the analysis in hand, and of `gaplens analyze` handing it to that server.
 
     Each run starts a fresh server on a fresh data folder; the CLI uploads as a second tenant, whose
     vectors are cached apart, so it gets no head start from the first upload.
@@ -53,25 +51,13 @@ def through_service(pdf: Path, runs: int, work: Path) -> tuple[float, float, dic
     for run in range(runs):
         data = work / f"service-{pdf.stem}-{run}"
         env = environment(data)
-        headers = {"Authorization": f"Bearer {make_key(env, 'bench')}"}
+        key = make_key(env, "bench")
         cli_key = make_key(env, "bench-cli")
         server = GapLensServer(env, work / "server.log")
         try:
             start = time.perf_counter()
-            files = {"file": (pdf.name, pdf.read_bytes(), "application/pdf")}
-            answer = httpx.post(f"{server.url}/v1/reports", headers=headers, files=files, timeout=120)
-            answer.raise_for_status()
-            job_id = answer.json()["id"]
-            while True:
-                job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=headers, timeout=30).json()
-                if job["status"] in ("done", "failed"):
-                    break
-                time.sleep(POLL_SECONDS)
+            analysis = analyze_on_server(server.url, pdf, key)
             seconds.append(time.perf_counter() - start)
-            if job["status"] != "done":
-                raise RuntimeError(f"{pdf.name}: {job['error']}")
-            url = f"{server.url}/v1/reports/{job['report_id']}/analysis"
-            analysis = httpx.get(url, headers=headers, timeout=60).json()
             served = {"GAPLENS_SERVER_URL": server.url, "GAPLENS_API_KEY": cli_key}
             cli_seconds.append(run_cli(pdf, {**environment(work / "cli-served"), **served}, work))
         finally:
