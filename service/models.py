@@ -118,7 +118,7 @@ def export_onnx(model_dir: Path, target: Path, int8: bool) -> Path:
     vectors, per-channel 0.99. The weights take 7 bits (``reduce_range``): on a CPU without VNNI, ONNX
     Runtime sums pairs of 8-bit products in 16 bits, which saturate with full-range weights, so the same
     file gave other vectors (and other readings) there than on a CPU with VNNI. With 7 bits no sum
-    saturates, so every x86 CPU computes the same integers (eval/RESULTS.md).
+    saturates, so CPUs with and without VNNI compute the same integers (eval/RESULTS.md).
     """
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
