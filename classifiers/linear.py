@@ -86,8 +86,7 @@ def named_labels(framework_id: str, corpora_dir: Path) -> Callable[[str], set[st
     One matcher per framework and process: the heads assign these labels, and the relevance gate never
     skips a passage that has one.
     """
-    framework = load_framework(framework_id, corpora_dir)
-    return explicit_goals if framework_id == "sdg" else cue_matcher(framework)
+    return explicit_goals if framework_id == "sdg" else cue_matcher(load_framework(framework_id, corpora_dir))
 
 
 class LinearClassifier:

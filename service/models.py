@@ -186,7 +186,7 @@ class OnnxEncoder:
 
         options = onnxruntime.SessionOptions()
         # Alone, each core runs its own text on one thread (ONNX Runtime sessions take concurrent runs).
-        self.workers = encoder_threads() if alone else 1
+        workers = encoder_threads() if alone else 1
         options.intra_op_num_threads = 1 if alone else encoder_threads()
         self.session = onnxruntime.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
@@ -196,7 +196,7 @@ class OnnxEncoder:
         self.tokenizer.enable_padding()
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         self.alone = alone
-        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
 
     def _forward(self, texts: Sequence[str]) -> np.ndarray:
         """Mean-pooled vectors of one batch (not yet unit length)."""

@@ -76,9 +76,11 @@ def needs_encoder(
     gate = load_gate(TUNED_DIR) if settings.relevance_gate and language == "en" else None
     if gate is None:
         return np.ones(len(inputs), dtype=bool)
-    matchers = [named_labels(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")]
-    named = np.array([any(m(t) for m in matchers if m) for t in texts], dtype=bool)
-    return gate.needs_encoder(inputs) | named
+    keep = gate.needs_encoder(inputs)
+    matchers = [m for m in (named_labels(f, settings.corpora_dir) for f in ("sdg", "oecd_dd")) if m]
+    for k in np.flatnonzero(~keep):  # only a passage the gate would skip needs the matchers here
+        keep[k] = any(m(texts[int(k)]) for m in matchers)
+    return keep
 
 
 def unread(
