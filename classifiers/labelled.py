@@ -6,7 +6,10 @@ Sources (provenance in eval/LABELLING_V2.md, eval/LABELLING.md, eval/LABELLING_D
 - ``sdg_report`` / ``dd_report``: the first sets of report passages, labelled for one framework only;
 - ``corporate_actions``: the shared short SDG sentences (one goal each), split by text hash;
 - ``framework``: the UN target and indicator texts, each with its goal;
-- ``own``: sentences the developers wrote (corpora/*_examples.yaml).
+- ``own``: sentences the developers wrote (corpora/*_examples.yaml);
+- ``aims``: domain experts' sentence labels on UK and Canadian modern-slavery statements
+  (shared/data/aims_uk_ca), their reporting criteria mapped to OECD steps; split by whole statement
+  (corpora/expert_splits.yaml).
 
 A text labelled for one framework only has ``None`` for the other: the trainer masks that loss instead
 of reading "no label". The split of a report text is the split of its report (corpora/report_splits.yaml).
@@ -48,6 +51,9 @@ class LabelledText:
     sub_elements: tuple[str, ...] = ()
     evidence_type: str = ""
     negative: str = ""
+    # The steps whose presence or absence the labels assert; None: all six (when ``steps`` is set).
+    # Expert criteria cover only some steps, so the trainer adds no loss for the others.
+    known_steps: tuple[int, ...] | None = None
 
     def labels_of(self, framework_id: str) -> tuple[int, ...] | None:
         """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
@@ -158,6 +164,63 @@ def corporate_actions(shared_data: Path) -> list[LabelledText]:
     ]
 
 
+# AIMS criteria -> OECD steps, as the AIMS README maps them (and as the held-out expert sentences are read):
+# risk description is step 2, risk mitigation step 3, effectiveness step 4, remediation step 6.
+AIMS_STEPS = {"c3_risk_description": 2, "c4_risk_mitigation": 3, "c5_effectiveness": 4, "c4_remediation": 6}
+
+
+@lru_cache(maxsize=2)
+def expert_splits(corpora_dir: Path) -> dict[str, dict[str, str]]:
+    """Set name -> document key -> split, for the expert-labelled sets (corpora/expert_splits.yaml)."""
+    raw = yaml.safe_load((corpora_dir / "expert_splits.yaml").read_text(encoding="utf-8"))
+    return {
+        name: {key: split for split in ("train", "dev", "test") for key in by_split.get(split, ())}
+        for name, by_split in raw.items()
+    }
+
+
+def aims_known_steps(criteria: set[str]) -> tuple[int, ...]:
+    """The steps an AIMS sentence's labels speak to.
+
+    Steps 1 and 5 are never known: AIMS has no criterion for policy commitments or for the statement's own
+    reporting, which our guide counts as steps 1 and 5. Step 2 is not known for a sentence experts marked as
+    mitigation, remediation or effectiveness only: such a sentence may describe an assessment process, which
+    the OECD guidance counts as step 2 and AIMS folds into mitigation. Step 3 is not known for a
+    remediation-only sentence (AIMS counts supplier suspension, step 3's "cease", as remediation).
+    """
+    known = {3, 4, 6}
+    acting = criteria & {"c4_risk_mitigation", "c4_remediation", "c5_effectiveness"}
+    if not acting or "c3_risk_description" in criteria:
+        known.add(2)
+    if "c4_remediation" in criteria and "c4_risk_mitigation" not in criteria:
+        known.discard(3)
+    return tuple(sorted(known))
+
+
+def aims_sentences(shared_data: Path, corpora_dir: Path) -> list[LabelledText]:
+    """The AIMS expert sentences, steps mapped from their criteria, split by statement; no SDG labels."""
+    splits = expert_splits(corpora_dir)["aims_uk_ca"]
+    texts = []
+    for row in _jsonl(shared_data / "aims_uk_ca" / "aims_uk_ca_sentences.jsonl"):
+        criteria = {name for name, value in row["labels"].items() if value}
+        key = f"{row['jurisdiction']}-{row['statement_id']}"
+        steps = tuple(sorted({AIMS_STEPS[c] for c in criteria if c in AIMS_STEPS}))
+        texts.append(
+            LabelledText(
+                f"aims:{row['id']}",
+                row["text"],
+                None,
+                steps,
+                splits[key],
+                "aims",
+                "sentence",
+                report=f"aims:{key}",
+                known_steps=aims_known_steps(criteria),
+            )
+        )
+    return texts
+
+
 def framework_texts(shared_data: Path, corpora_dir: Path) -> list[LabelledText]:
     """UN target and indicator texts, each labelled with its goal (training only)."""
     framework = load_framework("sdg", corpora_dir)
@@ -191,6 +254,7 @@ def all_labelled(corpora_dir: Path, shared_data: Path, eval_data: Path) -> list[
         + corporate_actions(shared_data)
         + framework_texts(shared_data, corpora_dir)
         + own_examples(corpora_dir)
+        + aims_sentences(shared_data, corpora_dir)
     )
     return deduplicated(texts)
 

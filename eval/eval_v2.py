@@ -10,7 +10,13 @@ Reports, not passages, are split (corpora/report_splits.yaml). Rows:
   OECD-step macro-F1 over the six steps (micro-F1 beside it);
 - ``passage+heading``: the same passages read with their heading, as the report pipeline reads them;
 - ``short (corporate_actions)``: the shared one-goal sentences' dev split, per-SDG accuracy averaged
-  over the 17 goals (the measure of the expert benchmark) and recall of the labelled goal.
+  over the 17 goals (the measure of the expert benchmark) and recall of the labelled goal;
+- ``aims sentence``: domain experts' modern-slavery sentences (shared/data/aims_uk_ca), split by statement
+  (corpora/expert_splits.yaml: its test part is a second locked test). Their criteria are read as steps 2
+  (risk description), 3 (mitigation), 4 (effectiveness) and 6 (remediation); macro- and micro-F1 are over
+  those four steps only (AIMS has no criterion for steps 1 and 5), with a 95% bootstrap interval
+  (statements resampled);
+- ``nl real ...``: real Dutch report text (not translations), split by report (corpora/expert_splits.yaml).
 """
 
 from __future__ import annotations
@@ -67,6 +73,10 @@ def readings(texts: Sequence[str], settings: Settings, cache: MemoryCache) -> tu
     return matrix([s.labels for s in sdg], 17), matrix([d.labels for d in dd], 6)
 
 
+# The steps the AIMS criteria speak to (classifiers/labelled.py, AIMS_STEPS), as 0-based columns.
+AIMS_COLUMNS = [1, 2, 3, 5]
+
+
 def score_rows(
     texts: Sequence[LabelledText], inputs: Sequence[str], settings: Settings, cache: MemoryCache
 ) -> dict[str, float]:
@@ -75,6 +85,8 @@ def score_rows(
     dd_rows = [i for i, t in enumerate(texts) if t.steps is not None]
     p, r, sdg_f1 = f1(sdg_pred[sdg_rows], matrix([texts[i].sdgs or () for i in sdg_rows], 17))
     dd_truth = matrix([texts[i].steps or () for i in dd_rows], 6)
+    if texts and all(t.source == "aims" for t in texts):
+        return aims_scores(texts, dd_pred, dd_truth)
     dd_macro, per_step = macro_f1(dd_pred[dd_rows], dd_truth)
     return {
         "n": len(texts),
@@ -84,6 +96,33 @@ def score_rows(
         "dd_macro": dd_macro,
         "dd_micro": f1(dd_pred[dd_rows], dd_truth)[2],
         **{f"step{j + 1}": v for j, v in enumerate(per_step)},
+    }
+
+
+def aims_scores(texts: Sequence[LabelledText], predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Steps 2, 3, 4 and 6 only, with a 95% interval of the macro-F1 from resampling whole statements."""
+    pred, gold = predicted[:, AIMS_COLUMNS], truth[:, AIMS_COLUMNS]
+    macro, per_step = macro_f1(pred, gold)
+    statements = sorted({t.report for t in texts})
+    rows_of = {s: [i for i, t in enumerate(texts) if t.report == s] for s in statements}
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(300):
+        picked = [i for s in rng.choice(statements, len(statements)) for i in rows_of[str(s)]]
+        draws.append(macro_f1(pred[picked], gold[picked])[0])
+    low, high = np.percentile(draws, [2.5, 97.5])
+    steps = dict.fromkeys(range(1, 7), float("nan"))
+    steps.update({c + 1: v for c, v in zip(AIMS_COLUMNS, per_step, strict=True)})
+    return {
+        "n": len(texts),
+        "sdg_f1": float("nan"),
+        "sdg_p": float("nan"),
+        "sdg_r": float("nan"),
+        "dd_macro": macro,
+        "dd_micro": f1(pred, gold)[2],
+        "dd_low": float(low),
+        "dd_high": float(high),
+        **{f"step{j}": v for j, v in steps.items()},
     }
 
 
@@ -104,8 +143,15 @@ def groups(
     for lang in langs:
         for granularity in ("sentence", "passage", "page"):
             rows = [t for t in chosen if t.lang == lang and t.granularity == granularity and t.source == "v2"]
-            if rows:
-                out.append((f"{lang} {granularity}", rows))
+            translated = [t for t in rows if not t.id.startswith("nl-")]
+            real = [t for t in rows if t.id.startswith("nl-")]
+            if translated:
+                out.append((f"{lang} {granularity}", translated))
+            if real:
+                out.append((f"{lang} real {granularity}", real))
+    aims = [t for t in chosen if t.source == "aims"]
+    if aims:
+        out.append(("aims sentence", aims))
     return out
 
 
@@ -117,7 +163,15 @@ def main() -> None:
     )
     parser.add_argument("--langs", nargs="+", default=["en", "nl"])
     parser.add_argument("--no-short", action="store_true", help="skip the corporate_actions benchmark")
+    parser.add_argument(
+        "--tuned-dir",
+        type=Path,
+        help="read 'tuned' from this release folder instead of classifiers/models/tuned (a candidate, or "
+        "the previous release checked out elsewhere)",
+    )
     args = parser.parse_args()
+    if args.tuned_dir:
+        use_tuned_release(args.tuned_dir.resolve())
     base = Settings()
     texts = all_labelled(base.corpora_dir, base.shared_data_dir, REPO_ROOT / "eval" / "data")
     cache = MemoryCache(capacity=400_000)
@@ -141,10 +195,11 @@ def main() -> None:
             for label, rows, inputs in runs:
                 row = score_rows(rows, inputs, settings, cache)
                 results[(name, split, label)] = row
-                steps = " ".join(f"{row[f'step{j}']:.2f}" for j in range(1, 7))
+                steps = " ".join(f"{row[f'step{j}']:.2f}" for j in range(1, 7)).replace("nan", " -- ")
+                interval = f"  (95% {row['dd_low']:.3f}-{row['dd_high']:.3f})" if "dd_low" in row else ""
                 print(
                     f"{name:14} {split:5} {label:17} {row['n']:5d} {row['sdg_f1']:7.3f} {row['sdg_p']:5.2f} "
-                    f"{row['sdg_r']:5.2f} {row['dd_macro']:8.3f} {row['dd_micro']:6.3f}  {steps}",
+                    f"{row['sdg_r']:5.2f} {row['dd_macro']:8.3f} {row['dd_micro']:6.3f}  {steps}{interval}",
                     flush=True,
                 )
             print(f"{'':14} {split:5} ({time.perf_counter() - started:.0f} s)", flush=True)
@@ -162,6 +217,16 @@ def main() -> None:
                 test = results[(name, "test", label)]
                 sdg_gap, dd_gap = row["sdg_f1"] - test["sdg_f1"], row["dd_macro"] - test["dd_macro"]
                 print(f"  {name:14} {label:17} {sdg_gap:+.3f} / {dd_gap:+.3f}")
+
+
+def use_tuned_release(folder: Path) -> None:
+    """Point the "tuned" classifier and its encoders at another release folder, before anything loads."""
+    import os
+
+    import classifiers
+
+    os.environ["GAPLENS_TUNED_MODEL_DIR"] = str(folder / TUNED_ENCODER)
+    classifiers.CLASSIFIERS["tuned"] = classifiers._heads_in(folder)
 
 
 def replace_settings(settings: Settings, classifier: str, encoder: str) -> Settings:
