@@ -82,10 +82,20 @@ def _targets(texts: Sequence[LabelledText], n_sdg: int, n_dd: int) -> dict[str, 
     return {
         "y_sdg": y_sdg,
         "y_dd": y_dd,
-        "m_sdg": np.repeat(np.array([[t.sdgs is not None] for t in texts], np.float32), n_sdg, axis=1),
+        "m_sdg": known_sdgs_mask(texts, n_sdg),
         "m_dd": known_steps_mask(texts, n_dd),
         "w": np.array([SOURCE_WEIGHT.get(t.source, 1.0) for t in texts], np.float32),
     }
+
+
+def known_sdgs_mask(texts: Sequence[LabelledText], n_sdg: int) -> np.ndarray:
+    """(texts x goals) 1 where a text's labels say whether it addresses that goal, else 0 (no loss there)."""
+    mask = np.zeros((len(texts), n_sdg), np.float32)
+    for i, t in enumerate(texts):
+        if t.sdgs is not None:
+            known = t.known_sdgs if t.known_sdgs is not None else range(1, n_sdg + 1)
+            mask[i, [g - 1 for g in known]] = 1
+    return mask
 
 
 def known_steps_mask(texts: Sequence[LabelledText], n_dd: int) -> np.ndarray:

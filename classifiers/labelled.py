@@ -54,6 +54,8 @@ class LabelledText:
     # The steps whose presence or absence the labels assert; None: all six (when ``steps`` is set).
     # Expert criteria cover only some steps, so the trainer adds no loss for the others.
     known_steps: tuple[int, ...] | None = None
+    # Likewise for goals: a one-goal set names a text's main goal, not every goal it touches.
+    known_sdgs: tuple[int, ...] | None = None
 
     def labels_of(self, framework_id: str) -> tuple[int, ...] | None:
         """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
@@ -147,7 +149,12 @@ def is_dev_text(text: str) -> bool:
 
 
 def corporate_actions(shared_data: Path) -> list[LabelledText]:
-    """The shared short SDG sentences; their other goals are unknown, so steps stay None."""
+    """The shared short SDG sentences; their steps are unknown (None), and so are their other goals.
+
+    The set gives each sentence one goal, although many touch several ("single-label although many
+    sentences touch several goals", its README): the trainer learns the named goal and adds no loss for
+    the other sixteen, so the experts' second goals are not taught as wrong.
+    """
     with (shared_data / "sdg_labelled" / "corporate_actions.csv").open(encoding="utf-8") as handle:
         rows = [(r["Text"].strip(), int(r["SDG"])) for r in csv.DictReader(handle) if r["Text"].strip()]
     return [
@@ -159,6 +166,7 @@ def corporate_actions(shared_data: Path) -> list[LabelledText]:
             "dev" if is_dev_text(text) else "train",
             "corporate_actions",
             "sentence",
+            known_sdgs=(goal,),
         )
         for n, (text, goal) in enumerate(rows)
     ]

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.finetune import TuneConfig, bucket_thresholds, finetune, known_steps_mask
+from classifiers.finetune import (
+    TuneConfig,
+    bucket_thresholds,
+    finetune,
+    known_sdgs_mask,
+    known_steps_mask,
+)
 from classifiers.heads import fit_heads, part_anchors
 from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
@@ -85,7 +91,8 @@ def write_heads(
     keep = [i for i, t in enumerate(dev) if t.labels_of(framework.id) is not None]
     dev, x = [dev[i] for i in keep], dev_vectors[keep]
     probs = 1.0 / (1.0 + np.exp(-(x @ weights.T + bias)))
-    known = known_steps_mask(dev, len(framework.labels)) if framework.id == "oecd_dd" else None
+    masks = {"oecd_dd": known_steps_mask, "sdg": known_sdgs_mask}
+    known = masks[framework.id](dev, len(framework.labels))
     thresholds = bucket_thresholds(probs, truth_matrix(dev, framework), [t.text for t in dev], known)
     part_ids, part_texts = part_anchors(framework)
     n = len(framework.labels)
