@@ -2,7 +2,8 @@
 
 Sources (provenance in eval/LABELLING_V2.md, eval/LABELLING.md, eval/LABELLING_DD.md):
 - ``v2``: corpora/labels/*.jsonl, sentences, passages and pages of all 33 shared reports labelled for both
-  frameworks (and their Dutch translations, ``lang: nl``);
+  frameworks (and their Dutch translations, ``lang: nl`` with ``translated_from``), and of the 12 real Dutch
+  reports (corpora/labels/nl-<report>.jsonl, ``translated: false``);
 - ``sdg_report`` / ``dd_report``: the first sets of report passages, labelled for one framework only;
 - ``corporate_actions``: the shared short SDG sentences (one goal each), split by text hash;
 - ``framework``: the UN target and indicator texts, each with its goal;
@@ -12,7 +13,8 @@ Sources (provenance in eval/LABELLING_V2.md, eval/LABELLING.md, eval/LABELLING_D
   (corpora/expert_splits.yaml).
 
 A text labelled for one framework only has ``None`` for the other: the trainer masks that loss instead
-of reading "no label". The split of a report text is the split of its report (corpora/report_splits.yaml).
+of reading "no label". The split of a report text is the split of its report (corpora/report_splits.yaml;
+for the real Dutch reports corpora/expert_splits.yaml, ``dutch_reports``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class LabelledText:
     known_steps: tuple[int, ...] | None = None
     # Likewise for goals: a one-goal set names a text's main goal, not every goal it touches.
     known_sdgs: tuple[int, ...] | None = None
+    translated: bool = False
 
     def labels_of(self, framework_id: str) -> tuple[int, ...] | None:
         """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
@@ -74,6 +77,22 @@ def report_splits(corpora_dir: Path) -> dict[str, str]:
     return {report: split for split in ("train", "dev", "test") for report in raw[split]}
 
 
+@lru_cache(maxsize=2)
+def dutch_report_splits(corpora_dir: Path) -> dict[str, str]:
+    """Real Dutch report (file stem) -> train / dev / test, from corpora/expert_splits.yaml ``dutch_reports``.
+
+    The 12 Dutch reports of ../shared/data/reports/dutch are not among the 33 of report_splits.yaml; they
+    were split by whole report before any item was labelled, so one report's items never straddle splits.
+    """
+    raw = yaml.safe_load((corpora_dir / "expert_splits.yaml").read_text(encoding="utf-8"))
+    return {report: split for split, reports in raw["dutch_reports"].items() for report in reports}
+
+
+def label_splits(corpora_dir: Path) -> dict[str, str]:
+    """Report -> split for every report with rows in corpora/labels: the 33 shared and the 12 Dutch ones."""
+    return {**report_splits(corpora_dir), **dutch_report_splits(corpora_dir)}
+
+
 def report_sectors(corpora_dir: Path) -> dict[str, list[str]]:
     """Sector -> its reports, for the cross-domain check."""
     raw = yaml.safe_load((corpora_dir / "report_splits.yaml").read_text(encoding="utf-8"))
@@ -86,7 +105,7 @@ def _jsonl(path: Path) -> list[dict]:
 
 def v2_labels(corpora_dir: Path) -> list[LabelledText]:
     """corpora/labels/*.jsonl: both frameworks, three granularities, English and Dutch."""
-    splits = report_splits(corpora_dir)
+    splits = label_splits(corpora_dir)
     texts = []
     for path in sorted((corpora_dir / "labels").glob("*.jsonl")):
         for row in _jsonl(path):
@@ -107,6 +126,7 @@ def v2_labels(corpora_dir: Path) -> list[LabelledText]:
                     sub_elements=tuple(row.get("sub_elements", ())),
                     evidence_type=row.get("evidence_type", ""),
                     negative=row.get("negative", ""),
+                    translated=bool(row.get("translated", "translated_from" in row)),
                 )
             )
     return texts

@@ -7,7 +7,8 @@ Every text goes through ``classify_texts``, the path `gaplens classify` and /v1/
 detection, chunking of long texts, the merge of chunk readings), so the numbers are what a user gets.
 Reports, not passages, are split (corpora/report_splits.yaml). Rows:
 - per split, language and granularity (sentence, passage, page): SDG micro-F1 (precision, recall) and
-  OECD-step macro-F1 over the six steps (micro-F1 beside it);
+  OECD-step macro-F1 over the six steps (micro-F1 beside it); ``nl`` rows are the Dutch translations of
+  English items, ``nl-real`` rows the labelled text of the 12 real Dutch reports (corpora/expert_splits.yaml);
 - ``passage+heading``: the same passages read with their heading, as the report pipeline reads them;
 - ``short (corporate_actions)``: the shared one-goal sentences' dev split, per-SDG accuracy averaged
   over the 17 goals (the measure of the expert benchmark) and recall of the labelled goal;
@@ -15,8 +16,7 @@ Reports, not passages, are split (corpora/report_splits.yaml). Rows:
   (corpora/expert_splits.yaml: its test part is a second locked test). Their criteria are read as steps 2
   (risk description), 3 (mitigation), 4 (effectiveness) and 6 (remediation); macro- and micro-F1 are over
   those four steps only (AIMS has no criterion for steps 1 and 5), with a 95% bootstrap interval
-  (statements resampled);
-- ``nl real ...``: real Dutch report text (not translations), split by report (corpora/expert_splits.yaml).
+  (statements resampled).
 """
 
 from __future__ import annotations
@@ -135,21 +135,28 @@ def short_benchmark(settings: Settings, shared: Path, cache: MemoryCache) -> dic
     return {"n": len(rows), "per_sdg_accuracy": accuracy, "recall": f1(predicted, truth)[1]}
 
 
+def set_name(text: LabelledText) -> str:
+    """``en``; ``nl`` for the Dutch translations of English items; ``nl-real`` for real Dutch report text."""
+    return text.lang if text.lang == "en" or text.translated else f"{text.lang}-real"
+
+
 def groups(
     texts: Sequence[LabelledText], split: str, langs: Sequence[str]
 ) -> list[tuple[str, list[LabelledText]]]:
-    chosen = select(texts, split)
+    """The v2 rows of one split per set and granularity; real Dutch text is scored apart from translations."""
+    chosen = [t for t in select(texts, split) if t.source == "v2"]
     out = []
     for lang in langs:
-        for granularity in ("sentence", "passage", "page"):
-            rows = [t for t in chosen if t.lang == lang and t.granularity == granularity and t.source == "v2"]
-            translated = [t for t in rows if not t.id.startswith("nl-")]
-            real = [t for t in rows if t.id.startswith("nl-")]
-            if translated:
-                out.append((f"{lang} {granularity}", translated))
-            if real:
-                out.append((f"{lang} real {granularity}", real))
-    aims = [t for t in chosen if t.source == "aims"]
+        for name in (lang, f"{lang}-real"):
+            for granularity in ("sentence", "passage", "page"):
+                rows = [
+                    t
+                    for t in chosen
+                    if t.lang == lang and set_name(t) == name and t.granularity == granularity
+                ]
+                if rows:
+                    out.append((f"{name} {granularity}", rows))
+    aims = [t for t in select(texts, split) if t.source == "aims"]
     if aims:
         out.append(("aims sentence", aims))
     return out

@@ -1,0 +1,165 @@
+"""Draw the items of the real Dutch labelled set (issue 24 part 4) from the 12 shared Dutch reports.
+
+Modelled on eval/sample_items.py, smaller per report (the Dutch reports are 12, labelled by hand):
+
+- pages: 4 whole pages of 60-1,200 words, at random;
+- passages, as the pipeline segments the report (service/segment.py, with headings): 10 at random, 9 matching
+  a Dutch due-diligence / SDG vocabulary, 5 hard negatives (tables of figures, index lines, disclaimers);
+- sentences: 10 single sentences of 8-60 words from passages not drawn, half at random, half by vocabulary.
+
+The reports are split by whole report in corpora/expert_splits.yaml (``dutch_reports``), fixed before any
+item was drawn. Seeded: re-running reproduces the same items. Labelled rows go to
+corpora/labels/nl-<report>.jsonl (eval/LABELLING_V2.md, ``"translated": false``).
+
+    python eval/sample_dutch.py --split test   # one JSONL of unlabelled items per report in .labelling/dutch
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+
+import yaml
+
+from service.ingest import clean_pages, detect_language, document_from_pdf
+from service.records import Document, Page, Passage
+from service.segment import passages_from_document, sentencizer
+from service.settings import REPO_ROOT, Settings
+
+SEED = 20261207
+VOCABULARY = re.compile(
+    r"mensenrechten|due diligence|gepaste zorgvuldigheid|toeleverancier|leverancier|keten|uitsluit|"
+    r"engagement|klacht|klokkenluid|herstel|(?:ESG|duurzaamheids|klimaat|mensenrechten|milieu)-?risico|beoordel|monitor|uitstoot|CO2|CO₂|broeikas|klimaat|"
+    r"energie|water|afval|circulair|recycl|biodiversiteit|ontbossing|diversiteit|inclusie|gezondheid|"
+    r"veiligheid|ongeval|verzuim|opleiding|training|kinderarbeid|dwangarbeid|leefbaar loon|corruptie|"
+    r"omkoping|IMVO|convenant|stemgedrag|stemmen|SDG|duurzame ontwikkelingsdoelen|duurzaam|MVO|ESG",
+    re.IGNORECASE,
+)
+HARD_NEGATIVE = re.compile(
+    r"(?:\d[\d.,]*\s+){5,}|\bGRI \d{1,3}(?:-\d)?|inhoudsopgave|pagina \d|zie pagina|"
+    r"\b(?:x|in) € ?(?:1\.000|miljoen|mln)|toekomstgerichte|disclaimer|aan deze (?:publicatie|uitgave)|"
+    r"geen rechten|accountant|controleverklaring|balans|dividend|bezoldiging|jaarrekening",
+    re.IGNORECASE,
+)
+PER_REPORT = {"pages": 4, "random": 10, "vocabulary": 9, "negative": 5, "sentences": 10}
+SPLITS = ("test", "dev", "train")
+
+
+def dutch_splits() -> dict[str, list[str]]:
+    """Split -> report names (file stems), as fixed in corpora/expert_splits.yaml."""
+    raw = yaml.safe_load((REPO_ROOT / "corpora" / "expert_splits.yaml").read_text(encoding="utf-8"))
+    return {split: list(raw["dutch_reports"][split]) for split in SPLITS}
+
+
+def report_paths(shared: Path) -> dict[str, Path]:
+    """Report name (file stem) -> file, for the 12 Dutch reports (PDFs and form-feed text files)."""
+    folder = shared / "reports" / "dutch"
+    files = [*folder.glob("pdf/*.pdf"), *folder.glob("txt/*.txt")]
+    return {path.stem: path for path in sorted(files)}
+
+
+def document_from_text(text: str, filename: str) -> Document:
+    """A full-text extraction whose pages are separated by form feeds, cleaned as PDF pages are."""
+    pages = clean_pages(text.split("\f"))
+    return Document(
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        pages=tuple(Page(number=i + 1, text=t) for i, t in enumerate(pages)),
+        language=detect_language("\n".join(pages)),
+        filename=filename,
+        source="text",
+        page_count=len(pages),
+    )
+
+
+def load_report(path: Path) -> Document:
+    if path.suffix == ".pdf":
+        return document_from_pdf(path.read_bytes(), path.name)
+    return document_from_text(path.read_text(encoding="utf-8"), path.name)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def unique(passages: list[Passage]) -> list[Passage]:
+    """The first of passages with the same text: running text repeated on many pages is drawn once."""
+    return list({" ".join(p.text.split()): p for p in reversed(passages)}.values())[::-1]
+
+
+def item(report: str, kind: str, drawn: str, page: int, text: str, heading: str = "") -> dict:
+    return {
+        "report": report,
+        "granularity": kind,
+        "drawn": drawn,
+        "page": page,
+        "heading": heading,
+        "lang": "nl",
+        "text": text,
+    }
+
+
+def sample_report(report: str, document: Document, rng: random.Random) -> list[dict]:
+    """The items of one report, in draw order (ids are added by the caller)."""
+    rows = []
+    pages = [p for p in document.pages if 60 <= words(p.text) <= 1200]
+    for page in rng.sample(pages, min(PER_REPORT["pages"], len(pages))):
+        rows.append(item(report, "page", "random", page.number, page.text))
+    passages = unique([p for p in passages_from_document(document, 90) if 12 <= words(p.text) <= 90])
+    taken: set[str] = set()
+
+    def draw(candidates: list[Passage], count: int, drawn: str) -> None:
+        free = [p for p in candidates if p.id not in taken]
+        for passage in rng.sample(free, min(count, len(free))):
+            taken.add(passage.id)
+            rows.append(item(report, "passage", drawn, passage.page, passage.text, passage.heading))
+
+    draw(passages, PER_REPORT["random"], "random")
+    draw([p for p in passages if VOCABULARY.search(p.text)], PER_REPORT["vocabulary"], "vocabulary")
+    draw([p for p in passages if HARD_NEGATIVE.search(p.text)], PER_REPORT["negative"], "hard-negative")
+    nlp = sentencizer(document.language)
+    drawn_texts = {row["text"] for row in rows}
+    sentences = [
+        (p, s.text.strip())
+        for p in passages
+        if p.id not in taken
+        for s in nlp(p.text).sents
+        if 8 <= words(s.text) <= 60 and s.text.strip() not in drawn_texts
+    ]
+    sentences = list({text: (p, text) for p, text in sentences}.values())
+    half = PER_REPORT["sentences"] // 2
+    chosen = rng.sample(sentences, min(half, len(sentences)))
+    rest = [s for s in sentences if s not in chosen and VOCABULARY.search(s[1])]
+    for drawn, group in (("random", chosen), ("vocabulary", rng.sample(rest, min(half, len(rest))))):
+        for passage, text in group:
+            rows.append(item(report, "sentence", drawn, passage.page, text, passage.heading))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / ".labelling" / "dutch")
+    args = parser.parse_args()
+    paths = report_paths(Settings().shared_data_dir)
+    splits = dutch_splits()
+    args.out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for split in SPLITS if args.split == "all" else (args.split,):
+        for report in splits[split]:
+            rows = sample_report(report, load_report(paths[report]), random.Random(f"{SEED}-{report}"))
+            for n, row in enumerate(rows):
+                row["id"] = f"nl-{report}-{n:03d}"
+                row["split"] = split
+            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            (args.out / f"nl-{report}.jsonl").write_text(lines, encoding="utf-8")
+            total += len(rows)
+            print(f"{split:5} {report}: {len(rows)} items")
+    print(f"{total} items -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
