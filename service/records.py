@@ -150,6 +150,12 @@ class IndicatorResult:
     advice: str = ""
     advice_nl: str = ""
     name_nl: str = ""
+    # why, in words: the first evidence's type, issues and value-chain positions and, when partly, what it
+    # lacks for met; when not met, the question no passage answers (corpora/decision_reasons.yaml)
+    reason: str = ""
+    # the `met_*` conditions the first evidence fails (evidence_type, cues, issues, value_chain,
+    # concrete_case); empty when met, and when not met (no evidence at all)
+    missing_for_met: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ ANALYSIS_CSV_COLUMNS = (
     "decision",
     "pages",
     "advice",
+    "reason",
 )
 
 
@@ -112,6 +113,7 @@ def _rubric_rows(report: GapReport) -> list[dict[str, Any]]:
             "decision": i.decision,
             "pages": ";".join(str(e.page) for e in i.evidence),
             "advice": i.advice,
+            "reason": i.reason,
         }
         for i in report.indicators
     ]
@@ -147,7 +149,7 @@ def analysis_csv(report: GapReport) -> str:
     """One gap report as CSV for a spreadsheet.
 
     A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
-    indicator (`framework` = indicator), per article or element of each regulatory view
+    indicator (`framework` = indicator, with the reason for its decision), per article or element of each regulatory view
     (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
     """
     buffer = io.StringIO()
