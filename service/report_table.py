@@ -149,8 +149,8 @@ def analysis_csv(report: GapReport) -> str:
     """One gap report as CSV for a spreadsheet.
 
     A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
-    indicator (`framework` = indicator, with the reason for its decision), per article or element of each regulatory view
-    (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
+    indicator (`framework` = indicator, with the `reason` for its decision), per article or element of
+    each regulatory view (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
     """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, ANALYSIS_CSV_COLUMNS, restval="")

@@ -191,20 +191,25 @@ def decide(indicator: Indicator, data: RubricInput, rubric: Rubric) -> Indicator
 
 
 def reason(
-    indicator: Indicator, decision: Decision, best: tuple[Evidence, ...], missing: Sequence[str], rubric: Rubric
+    indicator: Indicator,
+    decision: Decision,
+    best: tuple[Evidence, ...],
+    missing: Sequence[str],
+    rubric: Rubric,
 ) -> str:
-    """Why the indicator got its decision: the best passage (type, issues, whose activity) and what it lacks."""
+    """Why the indicator got its decision: the best passage (type, issues, whose activity), what it lacks."""
     words = rubric.reasons
     if not best:
         return str(words["decisions"]["not_met"]).format(question=indicator.question or indicator.name)
     evidence = best[0]
     issues = [rubric.issue_names[i].lower() for i in evidence.issues if i in rubric.issue_names]
+    issues = issues[: words["most_issues"]]
     positions = [words["value_chain"][v] for v in evidence.value_chain if v in words["value_chain"]]
     values = {
         "evidence": words["evidence"].get(evidence.evidence_type, words["evidence"][""]),
-        "on": "" if not issues else words["on_issues"].format(issues=_listed(issues[: words["most_issues"]], words["and"])),
+        "on": words["on_issues"].format(issues=_listed(issues, words["and"])) if issues else "",
         "page": evidence.page,
-        "about": "" if not positions else words["about"].format(positions=_listed(positions, words["and"])),
+        "about": words["about"].format(positions=_listed(positions, words["and"])) if positions else "",
         "met": indicator.met_text,
         "missing": "; ".join(_missing(indicator, evidence, condition, rubric) for condition in missing),
     }
@@ -216,7 +221,8 @@ def _missing(indicator: Indicator, evidence: Evidence, condition: str, rubric: R
     words = rubric.reasons
     clauses = words["missing"]
     if condition == "evidence_type":
-        wanted = _listed([words["wanted"][t] for t in sorted(indicator.met_types, key=_TYPE_ORDER.index)], words["or"])
+        types = sorted(indicator.met_types, key=_TYPE_ORDER.index)
+        wanted = _listed([words["wanted"][t] for t in types], words["or"])
         only = words["only"].get(evidence.evidence_type, words["only"][""])
         return str(clauses["evidence_type"]).format(only=only, wanted=wanted)
     if condition == "cues":
