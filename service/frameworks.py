@@ -111,3 +111,10 @@ def load_profiles(corpora_dir: Path) -> dict[str, dict[str, str]]:
     """Profile descriptions and next steps (corpora/profiles.yaml), keyed by profile name."""
     raw = yaml.safe_load((corpora_dir / "profiles.yaml").read_text(encoding="utf-8"))
     return {p["id"]: p for p in raw["profiles"]}
+
+
+@lru_cache(maxsize=1)
+def load_on_the_line(corpora_dir: Path) -> dict[str, Any]:
+    """When a score counts as on the line of a profile threshold, and how the page says so (profiles.yaml)."""
+    raw = yaml.safe_load((corpora_dir / "profiles.yaml").read_text(encoding="utf-8"))
+    return dict(raw["on_the_line"])

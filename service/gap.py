@@ -14,7 +14,15 @@ from collections.abc import Sequence
 
 from service.coverage import ADDRESSED_AT
 from service.dd_tags import PassageTags, TagRules
-from service.records import GoalLadder, IndicatorResult, IssueFollowThrough, LabelScores, Passage, Profile
+from service.records import (
+    GoalLadder,
+    IndicatorResult,
+    IssueFollowThrough,
+    LabelScores,
+    Passage,
+    Profile,
+    ProfileMargin,
+)
 
 # SDG side engaged: SDG score, and goals with at least a target or KPI (ladder level 3).
 SDG_ENGAGED = (50, 2)
@@ -51,6 +59,44 @@ def report_profile(
     if on_dd:
         return "due-diligence-only"
     return "sdg-only" if on_sdg else "neither"
+
+
+def profile_margin(
+    sdg_score: int,
+    ladders: Sequence[GoalLadder],
+    dd_score: int,
+    step_scores: dict[str, int],
+    refers_to_sdgs: bool,
+    margin: int,
+) -> ProfileMargin:
+    """The score threshold nearest to changing the profile, and whether the score is within ``margin`` of it.
+
+    Each headline score is moved just across its threshold (to threshold - 1 from above, to the threshold
+    from below), the rest kept; a crossing that changes the profile comes before one that does not, the
+    nearer before the farther. A report on the line reads as its profile by a point or two only.
+    """
+    profile = report_profile(sdg_score, ladders, dd_score, step_scores, refers_to_sdgs)
+    options = []
+    for boundary, score, threshold in (
+        ("sdg_score", sdg_score, SDG_ENGAGED[0]),
+        ("due_diligence_score", dd_score, DD_ENGAGED[0]),
+    ):
+        crossed = threshold - 1 if score >= threshold else threshold
+        moved = (crossed, dd_score) if boundary == "sdg_score" else (sdg_score, crossed)
+        would_be = report_profile(moved[0], ladders, moved[1], step_scores, refers_to_sdgs)
+        points = abs(score - crossed)
+        options.append((would_be == profile, points, boundary, threshold, score, would_be, crossed))
+    same, points, boundary, threshold, score, would_be, crossed = min(options, key=lambda o: o[:2])
+    return ProfileMargin(
+        boundary=boundary,
+        threshold=threshold,
+        score=score,
+        points_from_boundary=points,
+        on_the_line=not same and points <= margin,
+        would_be=would_be,
+        crossed=crossed,
+        margin=margin,
+    )
 
 
 def recommendations(

@@ -150,6 +150,12 @@ class IndicatorResult:
     advice: str = ""
     advice_nl: str = ""
     name_nl: str = ""
+    # why, in words: the first evidence's type, issues and value-chain positions and, when partly, what it
+    # lacks for met; when not met, the question no passage answers (corpora/decision_reasons.yaml)
+    reason: str = ""
+    # the `met_*` conditions the first evidence fails (evidence_type, cues, issues, value_chain,
+    # concrete_case); empty when met, and when not met (no evidence at all)
+    missing_for_met: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,25 @@ class RegulatoryView:
 
 
 @dataclass(frozen=True)
+class ProfileMargin:
+    """How close the profile is to changing: the nearest score threshold whose crossing changes it."""
+
+    # the headline score at that threshold: "sdg_score" or "due_diligence_score"
+    boundary: str
+    threshold: int
+    score: int
+    # how many points the score must move to cross the threshold (down to threshold - 1, or up to it)
+    points_from_boundary: int
+    # within the margin of corpora/profiles.yaml (on_the_line.points) and crossing changes the profile
+    on_the_line: bool
+    # the profile on the other side of the threshold (the same profile when no crossing changes it)
+    would_be: Profile
+    # the score the crossing takes it to
+    crossed: int
+    margin: int
+
+
+@dataclass(frozen=True)
 class GapReport:
     """The answer for one report: coverage on both sides, what is missing, the profile, next steps."""
 
@@ -231,6 +256,8 @@ class GapReport:
     # CSDDD articles, ESRS 2 GOV-4 core elements, the Dutch textile covenant's elements
     regulatory_views: tuple[RegulatoryView, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    # whether a headline score sits within a few points of a profile threshold (None in older reports)
+    profile_margin: ProfileMargin | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (tuples become lists)."""

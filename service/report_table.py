@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from service.errors import NotFound
-from service.records import GapReport
+from service.records import Evidence, GapReport
 from service.store import ReportRow
 
 TIMED_STAGES = ("parsing", "segmenting", "embedding", "classifying", "scoring", "total")
@@ -32,6 +33,7 @@ ANALYSIS_CSV_COLUMNS = (
     "decision",
     "pages",
     "advice",
+    "reason",
 )
 
 
@@ -70,6 +72,59 @@ def report_row(row: ReportRow, path: str = "") -> dict[str, Any]:
         "missing_steps": ";".join(report.missing_steps),
         **{f"seconds_{stage}": report.timings.get(stage) for stage in TIMED_STAGES},
     }
+
+
+def _evidence_cells(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
+    """One row's evidence columns per evidence item, best first; one empty row when there is none."""
+    if not evidence:
+        return [{"rank": None, "page": None, "evidence_type": "", "text": ""}]
+    return [
+        {"rank": rank, "page": e.page, "evidence_type": e.evidence_type, "text": e.text}
+        for rank, e in enumerate(evidence, start=1)
+    ]
+
+
+def indicator_rows(report: GapReport) -> list[dict[str, Any]]:
+    """A row per indicator and evidence item (indicators.parquet / .csv of a batch run).
+
+    An indicator without evidence (not met) has one row with empty rank, page and text.
+    """
+    return [
+        {
+            "indicator": i.id,
+            "step": int(i.step),
+            "decision": i.decision,
+            "points": i.points,
+            "reason": i.reason,
+            **cells,
+        }
+        for i in report.indicators
+        for cells in _evidence_cells(i.evidence)
+    ]
+
+
+def view_rows(report: GapReport) -> list[dict[str, Any]]:
+    """A row per regulatory-view element, mapped indicator and evidence item (views.parquet / .csv).
+
+    Each element lists the evidence of every indicator it maps to; a mapped indicator without evidence
+    has one row with empty rank, page and text, so every element and indicator pair appears.
+    """
+    by_id = {i.id: i for i in report.indicators}
+    return [
+        {
+            "view": view.id,
+            "element": item.id,
+            "reference": item.reference,
+            "status": item.status,
+            "indicator": indicator,
+            "decision": by_id[indicator].decision,
+            **cells,
+        }
+        for view in report.regulatory_views
+        for item in view.items
+        for indicator in item.indicators
+        for cells in _evidence_cells(by_id[indicator].evidence)
+    ]
 
 
 def _coverage_rows(report: GapReport) -> list[dict[str, Any]]:
@@ -112,6 +167,7 @@ def _rubric_rows(report: GapReport) -> list[dict[str, Any]]:
             "decision": i.decision,
             "pages": ";".join(str(e.page) for e in i.evidence),
             "advice": i.advice,
+            "reason": i.reason,
         }
         for i in report.indicators
     ]
@@ -147,8 +203,8 @@ def analysis_csv(report: GapReport) -> str:
     """One gap report as CSV for a spreadsheet.
 
     A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
-    indicator (`framework` = indicator), per article or element of each regulatory view
-    (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
+    indicator (`framework` = indicator, with the `reason` for its decision), per article or element of
+    each regulatory view (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
     """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, ANALYSIS_CSV_COLUMNS, restval="")

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from service.coverage import ADDRESSED_AT, Substance, concrete_cases, framework_coverage
 from service.dd_tags import PassageTags, load_tag_rules, passage_tags
-from service.frameworks import load_framework, load_profiles
+from service.frameworks import load_framework, load_on_the_line, load_profiles
 from service.gap import (
     dd_summary,
     follow_through_advice,
     issue_follow_through,
+    profile_margin,
     recommendations,
     report_profile,
     value_chain_gap,
@@ -83,7 +84,9 @@ def gap_report(
     sdg = framework_coverage(sdg_fw, passages, sdg_scores, substance, goal_scores, excluded, limit)
     dd = framework_coverage(dd_fw, passages, dd_scores, substance, steps, excluded, limit)
     sdg_score, dd_score = sdg_summary(ladders), dd_summary(steps)
-    profile = report_profile(sdg_score, ladders, dd_score, steps, refers_to_sdgs(passages, ladder))
+    refers = refers_to_sdgs(passages, ladder)
+    profile = report_profile(sdg_score, ladders, dd_score, steps, refers)
+    margin = profile_margin(sdg_score, ladders, dd_score, steps, refers, load_on_the_line(corpora)["points"])
     dd_evidence = [s for s in dd_scores if s.labels and s.passage_id not in excluded]
     issues = issue_follow_through(dd_evidence, passages, tag_rules, tags)
     positions = dict(Counter(v for s in dd_evidence for v in tags[s.passage_id].value_chain))
@@ -116,4 +119,5 @@ def gap_report(
         sdg_ladder=ladders,
         negative_evidence=shown_gaps(negatives, negative_rules),
         regulatory_views=regulatory_views(indicators, corpora),
+        profile_margin=margin,
     )

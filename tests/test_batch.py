@@ -26,6 +26,7 @@ from service.app import create_app
 from service.benchmark import label_stats, percentile_rank
 from service.errors import BadManifest
 from service.manifest import BatchItem, read_manifest
+from service.records import GapReport
 from service.settings import Settings
 from service.store import ALL_TENANTS, Store
 from tests.conftest import TEXTS
@@ -149,6 +150,50 @@ def test_passage_table_matches_the_reports(scored):
     assert labelled and all(1 <= g <= 17 for p in labelled for g in p["sdgs"])
     assert all(p["page"] >= 1 and p["text"] for p in passages)
     assert {p["evidence_type"] for p in passages} <= {"result", "action", "commitment", "mention"}
+
+
+def test_decision_tables_have_a_row_per_evidence_item(scored):
+    out = scored["out"]
+    reports = {
+        r.sha256: (r, GapReport.from_dict(r.result))
+        for r in store_of(scored["data"]).for_tenant(ALL_TENANTS).done_reports()
+    }
+    indicators = pq.read_table(out / "indicators.parquet").to_pylist()
+    with (out / "indicators.csv").open(newline="", encoding="utf-8") as handle:
+        indicators_csv = list(csv.DictReader(handle))
+    assert len(indicators_csv) == len(indicators)
+    assert len(indicators) == sum(max(1, len(i.evidence)) for _, g in reports.values() for i in g.indicators)
+    without_evidence = 0
+    for sha, (row, report) in reports.items():
+        for indicator in report.indicators:
+            rows = [r for r in indicators if r["sha256"] == sha and r["indicator"] == indicator.id]
+            assert {(r["company"], r["sector"], r["year"]) for r in rows} == {
+                (row.company, row.sector, row.year)
+            }
+            assert {(r["decision"], r["points"], r["reason"]) for r in rows} == {
+                (indicator.decision, indicator.points, indicator.reason)
+            }
+            found = [(r["rank"], r["page"], r["evidence_type"], r["text"]) for r in rows]
+            if indicator.evidence:
+                assert found == [
+                    (k, e.page, e.evidence_type, e.text) for k, e in enumerate(indicator.evidence, start=1)
+                ]
+            else:
+                without_evidence += 1
+                assert found == [(None, None, "", "")]
+    assert without_evidence  # an indicator not met: one row, its evidence cells empty
+    empty = [r for r in indicators_csv if r["decision"] == "not_met"]
+    assert empty and all(r["rank"] == r["page"] == r["text"] == "" for r in empty)
+    views = pq.read_table(out / "views.parquet").to_pylist()
+    expected = 0
+    for _, report in reports.values():
+        evidence = {i.id: len(i.evidence) for i in report.indicators}
+        items = [item for view in report.regulatory_views for item in view.items]
+        expected += sum(max(1, evidence[i]) for item in items for i in item.indicators)
+    assert len(views) == expected
+    assert {v["view"] for v in views} == {"csddd", "esrs_gov4", "agt"}
+    with (out / "views.csv").open(newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == len(views)
 
 
 def test_rerun_skips_what_is_done(scored):

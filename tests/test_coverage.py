@@ -7,8 +7,8 @@ files in corpora/ and the real stage functions (service/scoring.py).
 from dataclasses import replace
 
 from service.coverage import ADDRESSED_AT
-from service.frameworks import load_framework, load_profiles
-from service.gap import DD_ENGAGED, SDG_ENGAGED, dd_summary, recommendations, report_profile
+from service.frameworks import load_framework, load_on_the_line, load_profiles
+from service.gap import DD_ENGAGED, SDG_ENGAGED, dd_summary, profile_margin, recommendations, report_profile
 from service.ingest import document_from_sections
 from service.records import GoalLadder, LabelScores, Passage
 from service.rubric import load_rubric, step_scores
@@ -169,3 +169,55 @@ def test_gap_report_is_a_pure_function_of_its_inputs():
     texts = [(GRIEVANCE_IN_PLACE, {}, {"6": 0.9}), (REMEDY_CASE, {"8": 0.8}, {"6": 0.7, "3": 0.6})]
     first, second = score(texts), score(texts)
     assert replace(first, timings={}) == replace(second, timings={})
+
+
+POLICY_PLANNED = "We will adopt a human rights policy next year."
+POLICY_GUIDED_PLANNED = (
+    "We will adopt a human rights policy in line with the UN Guiding Principles next year."
+)
+POLICY_ADOPTED = "Our human rights policy was approved by the board and published on our website."
+
+
+def indicator(report, indicator_id: str):
+    return next(i for i in report.indicators if i.id == indicator_id)
+
+
+def test_reasons_name_the_evidence_type_and_what_met_lacks():
+    planned = indicator(score([(POLICY_GUIDED_PLANNED, {}, {"1": 0.9})]), "dd1.policy")
+    assert planned.decision == "partly" and planned.missing_for_met == ("evidence_type",)
+    assert planned.reason.startswith("Partly: page 1 has a commitment")
+    assert "a commitment only: no action described" in planned.reason
+    in_place = score([(GRIEVANCE_IN_PLACE, {}, {"6": 0.9})])
+    met = indicator(in_place, "dd6.open_to_external")
+    assert met.decision == "met" and not met.missing_for_met
+    assert met.reason.startswith("Met: page 1 has a mention") and "about its suppliers" in met.reason
+    missing = indicator(in_place, "dd2.prioritisation")
+    assert missing.decision == "not_met" and not missing.evidence
+    assert missing.reason.startswith("Not met: no passage") and "prioritised" in missing.reason
+
+
+def test_the_passage_closest_to_met_ranks_first_and_gives_the_reason():
+    # a stronger commitment (misses type and standards) and a weaker adopted policy (misses the standards)
+    report = score([(POLICY_PLANNED, {}, {"1": 0.95}), (POLICY_ADOPTED, {}, {"1": 0.6})])
+    policy = indicator(report, "dd1.policy")
+    assert policy.decision == "partly" and [e.page for e in policy.evidence] == [2, 1]
+    assert policy.missing_for_met == ("cues",)
+    assert "names none of the standards" in policy.reason and "page 2" in policy.reason
+
+
+def test_profile_margin_near_and_far_from_each_threshold():
+    deep = [ladder(str(i), 4 if i <= 3 else 0) for i in range(1, 18)]
+    full = dict.fromkeys(DD.label_ids, 60)
+    points = load_on_the_line(S.corpora_dir)["points"]
+    at_dd = profile_margin(80, deep, DD_ENGAGED[0], full, True, points)
+    assert (at_dd.boundary, at_dd.points_from_boundary, at_dd.on_the_line) == ("due_diligence_score", 1, True)
+    assert at_dd.would_be == "sdg-only" and at_dd.crossed == DD_ENGAGED[0] - 1
+    below_sdg = profile_margin(SDG_ENGAGED[0] - 2, deep, 80, full, True, points)
+    assert (below_sdg.boundary, below_sdg.points_from_boundary) == ("sdg_score", 2)
+    assert below_sdg.on_the_line and below_sdg.would_be == "integrated"
+    far = profile_margin(90, deep, 90, full, True, points)
+    assert not far.on_the_line and far.points_from_boundary > points
+    # a report that never names the SDGs cannot become integrated by its SDG score: only the other
+    # threshold changes its profile
+    unnamed = profile_margin(SDG_ENGAGED[0], deep, 80, full, False, points)
+    assert unnamed.boundary == "due_diligence_score" and not unnamed.on_the_line

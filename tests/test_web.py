@@ -14,6 +14,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from service.app import create_app
 from service.errors import NotFound
@@ -132,9 +133,17 @@ def test_result_page_shows_wheel_ladder_quadrant_and_escapes_report_text(client,
     for step in analysis["due_diligence"]:
         state = "addressed" if step["addressed"] else "missing"
         assert f'<li class="step {state}" data-step="{step["label"]}">' in html
-    # every rubric indicator with its decision, the regulatory views, and the negative evidence
+    # every rubric indicator with its decision and its reason, the regulatory views, and the negative evidence
     for indicator in analysis["indicators"]:
         assert f'data-indicator="{indicator["id"]}" data-decision="{indicator["decision"]}"' in html
+        assert indicator["reason"] and str(escape(indicator["reason"])) in html
+    # MAX Automation's SDG score sits a point or two below the threshold of 50: the page says so
+    margin = analysis["profile_margin"]
+    assert margin["on_the_line"] and html.count('id="on-the-line"') == 1
+    assert (
+        f"{margin['points_from_boundary']} point(s) from the profile threshold of {margin['threshold']}"
+        in html
+    )
     assert html.count('<table class="view"') == 3 and 'data-view="csddd"' in html
     assert "Directive (EU) 2024/1760" in html and "Delegated Regulation (EU) 2023/2772" in html
     for view in analysis["regulatory_views"]:
@@ -144,7 +153,7 @@ def test_result_page_shows_wheel_ladder_quadrant_and_escapes_report_text(client,
     advice = next(i for i in analysis["indicators"] if i["advice"])
     assert advice["advice"] in html
     dutch = client.get(f"/reports/{report_id}", params={"lang": "nl"}).text
-    assert advice["advice_nl"] in dutch and "Wettelijke kaders" in dutch
+    assert advice["advice_nl"] in dutch and "Wettelijke kaders" in dutch and "Op het randje" in dutch
 
 
 @pytest.mark.slow
@@ -210,6 +219,7 @@ def test_csv_export_matches_the_analysis(client, report_id):
     ]
     pages = [";".join(str(e["page"]) for e in i["evidence"]) for i in analysis["indicators"]]
     assert [r["pages"] for r in indicators] == pages
+    assert [r["reason"] for r in indicators] == [i["reason"] for i in analysis["indicators"]]
     views = {r["framework"] for r in rows if r["framework"].startswith("view:")}
     assert views == {"view:csddd", "view:esrs_gov4", "view:agt"}
     negative = [r for r in rows if r["framework"] == "negative_evidence"]

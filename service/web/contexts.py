@@ -8,6 +8,7 @@ and stays typed into the templates.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service.auth import Tenant
@@ -15,7 +16,7 @@ from service.benchmark import coarse
 from service.engine import GapLensService
 from service.errors import NotFound
 from service.evidence import Side
-from service.frameworks import load_framework, load_profiles
+from service.frameworks import load_framework, load_on_the_line, load_profiles
 from service.gap import DD_ENGAGED, SDG_ENGAGED
 from service.http.deps import MAX_ID
 from service.negative import load_negative_rules
@@ -119,12 +120,31 @@ def report_context(
             "y": plot_coordinate(DD_ENGAGED[0], vertical=True),
         },
         "profile_text": profile.get(f"description_{language}", profile["description"]),
+        "on_the_line_text": on_the_line_text(analysis, service.settings.corpora_dir, language),
         "has_pdf": service.upload_path(report.sha256).exists(),
         "decisions": {i.id: i.decision for i in analysis.indicators},
         "ladder": {g.goal: g for g in analysis.sdg_ladder},
         **rubric_names(service, language),
         **_evidence_context(service, tenant, analysis, report_id, choice, goal_names, step_names),
     }
+
+
+def on_the_line_text(analysis: GapReport, corpora_dir: Path, language: str) -> str:
+    """The sentence that says a headline score is within a few points of changing the profile ("" if not)."""
+    margin = analysis.profile_margin
+    if margin is None or not margin.on_the_line:
+        return ""
+    words = load_on_the_line(corpora_dir)
+    boundary = words["boundaries"][margin.boundary]
+    text = str(words.get(f"text_{language}", words["text"]))
+    return text.format(
+        boundary=boundary.get(f"name_{language}", boundary["name"]),
+        score=margin.score,
+        points=margin.points_from_boundary,
+        threshold=margin.threshold,
+        crossed=margin.crossed,
+        would_be=translator(language)(margin.would_be),
+    )
 
 
 def evidence_context(
