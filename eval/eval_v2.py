@@ -176,6 +176,13 @@ def main() -> None:
         help="read 'tuned' from this release folder instead of classifiers/models/tuned (a candidate, or "
         "the previous release checked out elsewhere)",
     )
+    parser.add_argument(
+        "--previous",
+        metavar="REV",
+        help="also score the tuned int8 release of git revision REV (its classifiers/models/tuned, in a "
+        "child process), printed as 'previous'",
+    )
+    parser.add_argument("--as-name", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tuned_dir:
         use_tuned_release(args.tuned_dir.resolve())
@@ -186,10 +193,14 @@ def main() -> None:
         f"{'classifier':14} {'split':5} {'set':17} {'n':>5} {'SDG F1':>7} {'P':>5} {'R':>5} "
         f"{'DD macro':>8} {'micro':>6}  steps 1-6"
     )
-    print(header)
+    if not args.as_name:
+        print(header)
     results: dict[tuple[str, str, str], dict[str, float]] = {}
+    if args.previous:
+        score_previous_release(args.previous, args.splits, args.langs)
     for name in args.classifiers:
         settings = replace_settings(base, *CONFIGS[name])
+        shown = args.as_name or name
         for split in args.splits:
             started = time.perf_counter()
             sets = groups(texts, split, args.langs)
@@ -205,7 +216,7 @@ def main() -> None:
                 steps = " ".join(f"{row[f'step{j}']:.2f}" for j in range(1, 7)).replace("nan", " -- ")
                 interval = f"  (95% {row['dd_low']:.3f}-{row['dd_high']:.3f})" if "dd_low" in row else ""
                 print(
-                    f"{name:14} {split:5} {label:17} {row['n']:5d} {row['sdg_f1']:7.3f} {row['sdg_p']:5.2f} "
+                    f"{shown:14} {split:5} {label:17} {row['n']:5d} {row['sdg_f1']:7.3f} {row['sdg_p']:5.2f} "
                     f"{row['sdg_r']:5.2f} {row['dd_macro']:8.3f} {row['dd_micro']:6.3f}  {steps}{interval}",
                     flush=True,
                 )
@@ -214,7 +225,7 @@ def main() -> None:
             continue
         short = short_benchmark(settings, base.shared_data_dir, cache)
         print(
-            f"{name:14} short (corporate_actions dev, {short['n']}): "
+            f"{shown:14} short (corporate_actions dev, {short['n']}): "
             f"per-SDG accuracy {short['per_sdg_accuracy']:.3f}, recall {short['recall']:.3f}"
         )
     if "dev" in args.splits and "test" in args.splits:
@@ -224,6 +235,25 @@ def main() -> None:
                 test = results[(name, "test", label)]
                 sdg_gap, dd_gap = row["sdg_f1"] - test["sdg_f1"], row["dd_macro"] - test["dd_macro"]
                 print(f"  {name:14} {label:17} {sdg_gap:+.3f} / {dd_gap:+.3f}")
+
+
+def score_previous_release(revision: str, splits: Sequence[str], langs: Sequence[str]) -> None:
+    """The tuned int8 release of an earlier commit, on today's labels, in a child process (its own models)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        archive = subprocess.run(
+            ["git", "archive", revision, "classifiers/models/tuned"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+        command = [sys.executable, __file__, "--tuned-dir", f"{folder}/classifiers/models/tuned"]
+        command += ["--classifiers", "tuned int8", "--as-name", f"previous {revision[:7]}"]
+        subprocess.run([*command, "--splits", *splits, "--langs", *langs], check=True)
 
 
 def use_tuned_release(folder: Path) -> None:
