@@ -1,0 +1,1 @@
+"""Training: rebuilds the classifier heads; the pipeline never imports it."""

@@ -1,0 +1,1 @@
+"""Encoding: the encoder models, passages into vectors, and the passage index."""

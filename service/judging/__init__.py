@@ -1,0 +1,1 @@
+"""Judging: readings into indicator decisions, evidence and the GapReport."""

@@ -1,0 +1,1 @@
+"""Serving: the one facade the shells get, its jobs, keys, batch runs, exports."""
