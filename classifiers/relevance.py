@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from service.segment import model_input
+from service.encoding.inputs import model_input
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix

@@ -12,12 +12,12 @@ over the queries, per encoder.
 from __future__ import annotations
 
 import numpy as np
+from service.encoding.inputs import model_input
 
 from classifiers.labelled import all_labelled
-from service.embed import encode
+from service.encoding.embed import encode
+from service.encoding.models import TUNED_ENCODER
 from service.frameworks import load_framework
-from service.models import TUNED_ENCODER
-from service.segment import model_input
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from service.encoding.inputs import model_input
 
 from classifiers.labelled import all_labelled
 from eval.eval_v2 import f1, groups, macro_f1, matrix, readings
-from service.embed import MemoryCache
-from service.models import TUNED_ENCODER
-from service.segment import model_input
+from service.encoding.embed import MemoryCache
+from service.encoding.models import TUNED_ENCODER
 from service.settings import REPO_ROOT, Settings
 
 

@@ -12,12 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.pdf_limits import DEFAULT_LIMITS, PdfLimits
+from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PDF_LIBRARIES = {"pypdfium2", "pdfplumber", "pypdf", "fitz", "pdfminer"}
-SANDBOX_CHILD = "service/sandbox_child.py"
+SANDBOX_CHILD = "service/reading/sandbox_child.py"
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -49,9 +49,11 @@ def test_only_the_sandbox_child_imports_a_pdf_library():
 
 
 def test_nothing_imports_the_sandbox_child():
-    """The child runs as its own capped process (``python -m service.sandbox_child``), never in ours."""
+    """The child runs as its own capped process (``python -m service.reading.sandbox_child``), not in ours."""
     importers = [
-        str(p.relative_to(ROOT)) for p in source_files() if "service.sandbox_child" in imported_modules(p)
+        str(p.relative_to(ROOT))
+        for p in source_files()
+        if "service.reading.sandbox_child" in imported_modules(p)
     ]
     assert importers == []
 
@@ -59,7 +61,8 @@ def test_nothing_imports_the_sandbox_child():
 def test_the_service_process_loads_no_pdf_library():
     """Importing the app, the CLI and batch runs (and with them the settings) loads no PDF library."""
     code = (
-        "import sys, service.settings, service.app, service.cli, service.batch, service.ingest;"
+        "import sys, service.settings, service.app, service.cli, service.serving.batch,"
+        " service.reading.ingest;"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(PDF_LIBRARIES)!r}))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

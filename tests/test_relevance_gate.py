@@ -6,16 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from service.encoding.inputs import model_input
 
 from classifiers.linear import TUNED_DIR
 from classifiers.relevance import MIN_DEV_RECALL, load_gate
-from service.auth import LOCAL
-from service.embed import encode
-from service.engine import GapLensService
-from service.ingest import document_from_pdf
-from service.models import TUNED_INT8
+from service.encoding.embed import encode
+from service.encoding.models import TUNED_INT8
 from service.pipeline import analyze_document, needs_encoder
-from service.segment import model_input
+from service.reading.ingest import document_from_pdf
+from service.serving.auth import LOCAL
+from service.serving.engine import GapLensService
 from service.settings import Settings
 from tests.conftest import MAX_AUTOMATION
 
@@ -69,6 +69,6 @@ def test_gated_passages_get_no_label_no_vector_and_stay_out_of_the_index(setting
     try:
         job = service.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, LOCAL)
         service.run_job(service.job(job.id, LOCAL))
-        assert service.index.count() == len(read)
+        assert service.encoding.index.count() == len(read)
     finally:
         service.close()

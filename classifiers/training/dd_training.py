@@ -1,4 +1,4 @@
-"""Training the OECD due-diligence classifier: the data it learns from (fitting is classifiers/heads.py).
+"""Training the OECD due-diligence classifier: the data it learns from (fitting: training/heads.py).
 
 Training data, each example labelled with the due-diligence steps (1-6) it shows, or none
 (conventions in eval/LABELLING_DD.md):
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from classifiers.heads import Example, deduplicated, train_head
 from classifiers.linear import MODELS_DIR
-from classifiers.sdg_training import report_boilerplate
+from classifiers.training.heads import Example, deduplicated, train_head
+from classifiers.training.sdg_training import report_boilerplate
 from service.frameworks import load_framework
 
 # The reports the due-diligence dev set was drawn from, in drawing order (eval/sample_dd_passages.py):

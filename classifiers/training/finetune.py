@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from service.encoding.inputs import model_input
 
 from classifiers.labelled import LabelledText, length_bucket
 from service.frameworks import Framework
-from service.segment import model_input
 
 SEED = 20261201
 # How much each source counts in the loss: the report labels are the in-domain evidence; the short

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from classifiers.linear import calibrated, model_files
-from service.embed import encode
+from service.encoding.embed import encode
 from service.frameworks import Framework
 
 SEED = 13

@@ -1,4 +1,4 @@
-"""Training the SDG classifier: the data it learns from (fitting is classifiers/heads.py).
+"""Training the SDG classifier: the data it learns from (fitting is classifiers/training/heads.py).
 
 Training data, each example labelled with one or more goals or with none (see eval/LABELLING.md):
 - ``corporate_actions``: the train split of shared/data/sdg_labelled/corporate_actions.csv. The split
@@ -14,7 +14,7 @@ Training data, each example labelled with one or more goals or with none (see ev
   title marks them as legal, governance or navigation text (BOILERPLATE_TITLE), labelled "no goal".
   The reports whose passages make up the report dev set are excluded (DEV_REPORTS).
 
-Fit, calibration and thresholds: ``classifiers.heads.train_head`` (one calibrated logistic head per
+Fit, calibration and thresholds: ``classifiers.training.heads.train_head`` (one calibrated logistic head per
 goal, deterministic).
 """
 
@@ -28,11 +28,11 @@ from pathlib import Path
 
 import yaml
 
-from classifiers.heads import Example, deduplicated, train_head
 from classifiers.linear import MODELS_DIR
+from classifiers.training.heads import Example, deduplicated, train_head
 from service.frameworks import load_framework
-from service.ingest import document_from_sections
-from service.segment import passages_from_document
+from service.reading.ingest import document_from_sections
+from service.reading.segment import passages_from_document
 
 # Assign the strongest goal when none passes its threshold, if at least this probable (see linear.py).
 # Chosen on the dev sets among 0.1/0.15/0.2 and "no floor" (eval/RESULTS.md, "decision rule").

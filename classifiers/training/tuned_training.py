@@ -1,6 +1,7 @@
 """``gaplens train tuned``: the fine-tuned release, from the labelled data to the files the service reads.
 
-1. Fine-tune MiniLM with an SDG head and an OECD head on the English train split (classifiers/finetune.py).
+1. Fine-tune MiniLM with an SDG head and an OECD head on the English train split
+   (classifiers/training/finetune.py).
 2. Write both heads in the LinearClassifier format, with decision thresholds per length bucket chosen on
    the English dev split (never the test split), and the part vectors (SDG targets, OECD sub-elements)
    encoded by the tuned encoder, for attribution.
@@ -24,15 +25,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from service.encoding.inputs import model_input
 
-from classifiers.finetune import TuneConfig, bucket_thresholds, finetune
-from classifiers.heads import fit_heads, part_anchors
 from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
 from classifiers.relevance import train_gate
-from service.embed import encode
-from service.frameworks import Framework, load_framework
-from service.models import (
+from classifiers.training.finetune import TuneConfig, bucket_thresholds, finetune
+from classifiers.training.heads import fit_heads, part_anchors
+from service.encoding.embed import encode
+from service.encoding.models import (
     TUNED_ENCODER,
     TUNED_INT8,
     TUNED_MAX_TOKENS,
@@ -41,7 +42,7 @@ from service.models import (
     _packaged_minilm_path,
     export_onnx,
 )
-from service.segment import model_input
+from service.frameworks import Framework, load_framework
 
 MULTILINGUAL = "multilingual-e5-small"
 # At most this many labels per passage. A rich due-diligence passage can show four steps (policy, risk
@@ -80,7 +81,8 @@ def write_heads(
     """One framework's classifier files: heads, dev-chosen thresholds per length bucket, part vectors.
 
     ``name`` is the encoder name the service looks the heads up by; ``encoder`` encodes the part texts now
-    (a model name or folder for ``service.embed.encode``, or an encoder object such as the int8 export).
+    (a model name or folder for ``service.encoding.embed.encode``, or an encoder object such as the int8
+    export).
     """
     keep = [i for i, t in enumerate(dev) if t.labels_of(framework.id) is not None]
     dev, x = [dev[i] for i in keep], dev_vectors[keep]

@@ -79,7 +79,7 @@ def _analyze_on_server(
     url: str, report: Path, api_key: str, progress: Callable[[str, float], None]
 ) -> dict[str, Any] | None:
     """The analysis from a running server; None when none answers or it will not take our upload."""
-    from service.client import ServerRefused, analyze_on_server, server_answering
+    from service.serving.client import ServerRefused, analyze_on_server, server_answering
 
     if not server_answering(url):
         return None
@@ -96,7 +96,7 @@ def _analyze_here(report: Path, progress: Callable[[str, float], None]) -> dict[
     The PDF is read by its child process while this one imports the pipeline and opens the store
     (about 2 s on 2 cores), so the reading adds no wall time.
     """
-    from service.ingest import pdf_page_texts
+    from service.reading.ingest import pdf_page_texts
 
     settings, data = get_settings(), report.read_bytes()
     with ThreadPoolExecutor(1) as reader:
@@ -133,8 +133,8 @@ def classify(
     batch: Annotated[int, typer.Option(help="Texts read and written per step")] = 256,
 ) -> None:
     """Classify texts: SDG goals, targets and due-diligence steps per line."""
-    from service.engine import classification_rows
     from service.pipeline import classify_texts
+    from service.serving.engine import classification_rows
 
     settings = get_settings()
     items = _read_jsonl(infile)
@@ -189,8 +189,8 @@ def batch(
 
     Exit code 0 when every report is scored, 1 when some failed (see failures.csv), 2 on bad input.
     """
-    from service.batch import BatchSummary, run_batch
-    from service.manifest import read_manifest
+    from service.serving.batch import BatchSummary, run_batch
+    from service.serving.manifest import read_manifest
 
     changes: dict[str, str] = {"encoder_runtime": runtime}
     if encoder:
@@ -247,7 +247,12 @@ def benchmark(
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the sector table as CSV")] = None,
 ) -> None:
     """Compare stored reports: a sector's distributions, a report against its sector, a company's years."""
-    from service.benchmark import benchmark_sectors, company_history, report_percentiles, sector_benchmark
+    from service.serving.benchmark import (
+        benchmark_sectors,
+        company_history,
+        report_percentiles,
+        sector_benchmark,
+    )
     from service.store import ALL_TENANTS
 
     store = _store()
@@ -290,9 +295,9 @@ ModelsDirOption = Annotated[Path | None, typer.Option(help="Where to write (defa
 
 
 def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -> None:
-    from classifiers.dd_training import train_dd
     from classifiers.linear import MODELS_DIR
-    from classifiers.sdg_training import train_sdg
+    from classifiers.training.dd_training import train_dd
+    from classifiers.training.sdg_training import train_sdg
 
     settings = get_settings()
     if not (settings.shared_data_dir / "reports" / "text").is_dir():
@@ -330,7 +335,7 @@ def train_tuned_command(
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
     from classifiers.linear import TUNED_DIR
-    from classifiers.tuned_training import train_tuned
+    from classifiers.training.tuned_training import train_tuned
 
     settings = _training_settings()
     eval_data = REPO_ROOT / "eval" / "data"
@@ -371,7 +376,7 @@ def train_int8_command(
 ) -> None:
     """Export the tuned encoder to int8 ONNX and calibrate its heads on dev (part of `train tuned`)."""
     from classifiers.linear import TUNED_DIR
-    from classifiers.tuned_training import write_int8_release
+    from classifiers.training.tuned_training import write_int8_release
     from service.frameworks import load_framework
 
     texts = _labelled_texts()
@@ -403,7 +408,7 @@ def keys_create(
     admin: Annotated[bool, typer.Option(help="May make keys and see the queue through the API")] = False,
 ) -> None:
     """Make a key and print it: it is shown this once and stored only as a hash."""
-    from service.auth import create_api_key
+    from service.serving.auth import create_api_key
 
     try:
         key = create_api_key(_store(), tenant, admin)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from service.models import get_encoder
+from service.encoding.models import get_encoder
 
 
 class EmbeddingCache(Protocol):

@@ -94,13 +94,14 @@ def _packaged_minilm() -> Encoder:
     return SentenceTransformerEncoder(_packaged_minilm_path())
 
 
-# The fine-tuned MiniLM that `gaplens train tuned` writes (classifiers/finetune.py) and the repository ships.
+# The fine-tuned MiniLM that `gaplens train tuned` writes (classifiers/training/finetune.py) and the
+# repository ships.
 TUNED_ENCODER = "gaplens-minilm"
 
 
 def tuned_model_path() -> Path:
     """Where the tuned encoder's sentence-transformers folder is (GAPLENS_TUNED_MODEL_DIR overrides it)."""
-    default = Path(__file__).resolve().parent.parent / "classifiers" / "models" / "tuned" / TUNED_ENCODER
+    default = Path(__file__).resolve().parents[2] / "classifiers" / "models" / "tuned" / TUNED_ENCODER
     return Path(os.environ.get("GAPLENS_TUNED_MODEL_DIR", default))
 
 
@@ -254,7 +255,8 @@ def _minilm_onnx(int8: bool) -> Encoder:
     return _onnx_of(_packaged_minilm_path(), "all-MiniLM-L6-v2", int8)
 
 
-# The tuned encoder learnt from 128 word pieces per text (classifiers/finetune.py, TuneConfig.max_tokens);
+# The tuned encoder learnt from 128 word pieces per text (classifiers/training/finetune.py,
+# TuneConfig.max_tokens);
 # its ONNX copies read no more, so a long table-like "sentence" costs what the classifier can use of it.
 TUNED_MAX_TOKENS = 128
 TUNED_INT8 = f"{TUNED_ENCODER}-int8"

@@ -1,9 +1,10 @@
 """Coverage: the evidence behind each SDG and OECD step, with the score the rubric gave it.
 
-The score itself is decided elsewhere: a step's score is its rubric indicator points (service/rubric.py)
-and a goal's score its rung on the SDG ladder (service/sdg_ladder.py), so neither grows with the amount of
-text. This module gathers, per label, the passages the classifier assigned to it (less negative evidence),
-strongest first, the parts (targets, sub-elements) they touch and their evidence types.
+The score itself is decided elsewhere: a step's score is its rubric indicator points
+(service/judging/rubric.py) and a goal's score its rung on the SDG ladder (service/judging/sdg_ladder.py),
+so neither grows with the amount of text. This module gathers, per label, the passages the classifier
+assigned to it (less negative evidence), strongest first, the parts (targets, sub-elements) they touch and
+their evidence types.
 A label counts as addressed at score >= ADDRESSED_AT.
 """
 
@@ -13,8 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.dd_tags import PassageTags
 from service.frameworks import Framework, Label
+from service.judging.dd_tags import PassageTags
 from service.records import Coverage, Evidence, LabelScores, Passage
 
 ADDRESSED_AT = 25

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from service.substance import SubstanceRules, compile_any, evidence_type
+from service.judging.substance import SubstanceRules, compile_any, evidence_type
 
 
 @dataclass(frozen=True)

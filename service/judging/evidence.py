@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from service.negative import NegativeRules
+from service.judging.negative import NegativeRules
 
 Side = Literal["sdg", "oecd_dd"]
 

@@ -2,8 +2,8 @@
 
 The due-diligence score is the mean of the six step scores (each its rubric indicator points: all six
 steps are expected). The SDG score is the mean ladder score of the goals the report engages with
-(service/sdg_ladder.py). Besides the rubric, the due-diligence side asks whether the salient issues a
-report names are followed through (service/dd_tags.py tags the passages; this module reads the tags
+(service/judging/sdg_ladder.py). Besides the rubric, the due-diligence side asks whether the salient issues a
+report names are followed through (service/judging/dd_tags.py tags the passages; this module reads the tags
 across steps).
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from service.coverage import ADDRESSED_AT
-from service.dd_tags import PassageTags, TagRules
+from service.judging.coverage import ADDRESSED_AT
+from service.judging.dd_tags import PassageTags, TagRules
 from service.records import GoalLadder, IndicatorResult, IssueFollowThrough, LabelScores, Passage, Profile
 
 # SDG side engaged: SDG score, and goals with at least a target or KPI (ladder level 3).

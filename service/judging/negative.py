@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from service.judging.substance import compile_any
 from service.records import LabelScores, NegativeEvidence, Passage
-from service.substance import compile_any
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 A step's score is its indicator points (met 1, partly 0.5) over its indicators, so it says which parts of
 the OECD step a report evidences, not how much text the classifier gave the step: one clear passage is
 enough for an indicator, and a hundred more passages of the same kind change nothing. The decision reads
-the due-diligence classifier's steps, the evidence type (service/substance.py), the passage tags
-(service/dd_tags.py) and the rubric's cue patterns; negative evidence (service/negative.py) never counts.
+the due-diligence classifier's steps, the evidence type (service/judging/substance.py), the passage tags
+(service/judging/dd_tags.py) and the rubric's cue patterns; negative evidence (service/judging/negative.py)
+never counts.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from service.coverage import Substance, evidence_of
-from service.dd_tags import PassageTags
+from service.judging.coverage import Substance, evidence_of
+from service.judging.dd_tags import PassageTags
+from service.judging.substance import compile_any
 from service.records import Decision, Evidence, IndicatorResult, LabelScores, Passage
-from service.substance import compile_any
 
 EVIDENCE_PER_INDICATOR = 3
 DEFAULT_MET_TYPES = ("action", "result")

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.coverage import ADDRESSED_AT, Substance, concrete_cases, framework_coverage
-from service.dd_tags import PassageTags, load_tag_rules, passage_tags
 from service.frameworks import load_framework, load_profiles
-from service.gap import (
+from service.judging.coverage import ADDRESSED_AT, Substance, concrete_cases, framework_coverage
+from service.judging.dd_tags import PassageTags, load_tag_rules, passage_tags
+from service.judging.gap import (
     dd_summary,
     follow_through_advice,
     issue_follow_through,
@@ -24,13 +24,13 @@ from service.gap import (
     report_profile,
     value_chain_gap,
 )
-from service.negative import load_negative_rules, negative_evidence, shown_gaps
+from service.judging.negative import load_negative_rules, negative_evidence, shown_gaps
+from service.judging.rubric import RubricInput, assess, load_rubric, step_scores
+from service.judging.sdg_ladder import ladder_input, load_ladder, refers_to_sdgs, sdg_ladders, sdg_summary
+from service.judging.substance import evidence_type, load_substance_rules, substance_advice
+from service.judging.views import regulatory_views
 from service.records import Document, GapReport, LabelScores, Passage
-from service.rubric import RubricInput, assess, load_rubric, step_scores
-from service.sdg_ladder import ladder_input, load_ladder, refers_to_sdgs, sdg_ladders, sdg_summary
 from service.settings import Settings
-from service.substance import evidence_type, load_substance_rules, substance_advice
-from service.views import regulatory_views
 
 
 @dataclass(frozen=True)

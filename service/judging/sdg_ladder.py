@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from service.coverage import Substance, evidence_of
 from service.frameworks import Framework
+from service.judging.coverage import Substance, evidence_of
+from service.judging.substance import compile_any
 from service.records import Evidence, GoalLadder, LabelScores, Passage
-from service.substance import compile_any
 
 TOP_LEVEL = 5
 

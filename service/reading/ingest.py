@@ -19,9 +19,9 @@ from pathlib import Path
 import py3langid
 
 from service.errors import EmptyFile, FileTooLarge, NotAPdf, NoTextLayer, NotSections
-from service.pdf_limits import DEFAULT_LIMITS, PdfLimits
+from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits
+from service.reading.sandbox import ocr_languages_available, ocr_page_texts, read_page_texts
 from service.records import Document, Page
-from service.sandbox import ocr_languages_available, ocr_page_texts, read_page_texts
 
 LANGUAGES = ("en", "nl", "de", "fr", "es", "it")
 # A document with fewer letters per page than this has no usable text layer (a scan).

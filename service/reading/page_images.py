@@ -4,8 +4,8 @@ A reader checks a claim fastest by seeing the passage where it stands on the pag
 *cleaned* text (hyphens joined, running headers dropped), so their offsets do not index the PDF's own
 text; we find the passage on the page by aligning its words with the page's words instead, and mark
 the text runs pdfium reports for the aligned span. The drawing itself runs in the sandbox's child
-(service/sandbox_child.py, which alone opens PDFs); this module holds the PDF-free parts it uses and
-the records the parent gets back (``service.sandbox.render_page_image``).
+(service/reading/sandbox_child.py, which alone opens PDFs); this module holds the PDF-free parts it uses and
+the records the parent gets back (``service.reading.sandbox.render_page_image``).
 """
 
 from __future__ import annotations

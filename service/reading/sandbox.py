@@ -7,7 +7,7 @@ not try to spot every trick; the child process that reads the PDF has an address
 while the service carries on.
 
 This is the parent's side, and it imports no PDF library: every call that opens a PDF (text, the
-pdfplumber backend, OCR, page images) runs in ``python -m service.sandbox_child``, PDF bytes on stdin
+pdfplumber backend, OCR, page images) runs in ``python -m service.reading.sandbox_child``, PDF bytes on stdin
 and a JSON answer on stdout. tests/test_imports.py and the import-linter contracts keep it so.
 """
 
@@ -38,8 +38,8 @@ from service.errors import (
     ServiceBusy,
     TooManyRequests,
 )
-from service.page_images import Box, PageImage
-from service.pdf_limits import PdfLimits
+from service.reading.page_images import Box, PageImage
+from service.reading.pdf_limits import PdfLimits
 
 # pdfplumber reads a page in layout order ~60x slower than PDFium's text; a real report's pages fit
 # in ten times the text limit, a bomb still does not.
@@ -199,7 +199,7 @@ def _run_child(
         timeout, by_deadline = _child_timeout(seconds, budget.deadline)
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "service.sandbox_child", request],
+                [sys.executable, "-m", "service.reading.sandbox_child", request],
                 input=data,
                 capture_output=True,
                 timeout=timeout,

@@ -1,9 +1,9 @@
 """The sandbox's child side: the only module that opens a PDF with a PDF library.
 
-``python -m service.sandbox_child REQUEST`` reads PDF bytes on stdin, caps its own memory, yields the
+``python -m service.reading.sandbox_child REQUEST`` reads PDF bytes on stdin, caps its own memory, yields the
 CPU, and answers JSON on stdout: the pages' text (PDFium in content-stream order, or pdfplumber's
 layout order), OCR text of some pages, or one page drawn as PNG with a passage highlighted. The parent
-(service/sandbox.py) starts it, times it and turns its answer or its death into our errors; nothing in
+(service/reading/sandbox.py) starts it, times it and turns its answer or its death into our errors; nothing in
 the service process itself ever parses a PDF. It imports pypdfium2 and our errors at start (about
 0.1 s); pdfplumber, pytesseract and Pillow only in the modes that need them.
 """
@@ -21,8 +21,8 @@ from typing import Any
 import pypdfium2 as pdfium
 
 from service.errors import BadInput, CorruptPdf, EncryptedPdf, NotFound, PdfTooComplex
-from service.page_images import Box
-from service.pdf_limits import PdfLimits
+from service.reading.page_images import Box
+from service.reading.pdf_limits import PdfLimits
 
 # How much a child yields the CPU, by what it does: reading a PDF's text is short and someone may wait
 # on it (an upload's 202); OCR and drawing pages are long, and drawing is what a render bomb attacks,
@@ -101,7 +101,7 @@ def _text_boxes(
 
 def _render(pdf: pdfium.PdfDocument, page: int, highlight: str, scale: float) -> dict[str, Any]:
     """Page ``page`` (1-based) as PNG with ``highlight``'s text marked if found, and the boxes drawn."""
-    from service.page_images import draw_highlight, image_scale, passage_char_span
+    from service.reading.page_images import draw_highlight, image_scale, passage_char_span
 
     if not 1 <= page <= len(pdf):
         raise NotFound(f"the report has {len(pdf)} pages; there is no page {page}")

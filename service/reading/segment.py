@@ -150,15 +150,3 @@ def chunks_of_text(text: str, language: str, max_words: int = 90) -> list[str]:
     page = Page(number=1, text=text)
     passages, _ = passages_from_page("", page, "", sentencizer(language), max_words)
     return [p.text for p in passages] or [text]
-
-
-def model_input(text: str, heading: str = "") -> str:
-    """What the encoder reads for a passage: the passage under its heading, as a reader sees it.
-
-    The tuned classifiers were trained this way (classifiers/finetune.py); a text that already starts
-    with its heading is left as it is.
-    """
-    heading = " ".join(heading.split())
-    if heading and not text.lstrip().startswith(heading):
-        return f"{heading}\n{text}"
-    return text

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from service.embed import EmbeddingCache, MemoryCache, embedding_key
+from service.encoding.embed import EmbeddingCache, MemoryCache, embedding_key
 from service.errors import BadInput
-from service.export import write_results
-from service.ingest import document_from_file
-from service.manifest import BatchItem, file_sha256
+from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_documents, with_timings
+from service.reading.ingest import document_from_file
 from service.records import Analysis
+from service.serving.export import write_results
+from service.serving.manifest import BatchItem, file_sha256
 from service.settings import Settings
 from service.store import LOCAL_TENANT, Store, TenantStore
-from service.substance import evidence_type, load_substance_rules
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(settings: Settings, threads: int) -> None:
-    from service.models import use_encoder_threads
+    from service.encoding.models import use_encoder_threads
 
     use_encoder_threads(threads)
     _worker.update(settings=settings, cache=MemoryCache())

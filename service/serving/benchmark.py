@@ -1,7 +1,8 @@
 """Sector benchmarks: distributions of coverage per SDG and per step, percentiles, years.
 
 Reads analysed reports from the store (uploaded or batch-scored alike) through their flat coverage
-columns (``service.report_table.coverage_columns``). Quartiles are numpy's default linear interpolation,
+columns (``service.serving.report_table.coverage_columns``). Quartiles are numpy's default linear
+interpolation,
 the same as pandas' and R's type 7, so researchers can reproduce them from reports.csv.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from service.errors import NotFound
-from service.report_table import coverage_columns, stored_report
+from service.serving.report_table import coverage_columns, stored_report
 from service.store import ALL_TENANTS, AllTenants, ReportRow, Scope, Store
 
 

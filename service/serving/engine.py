@@ -21,23 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service import auth, benchmark
-from service.auth import Tenant
-from service.embed import ScopedCache, embed_texts
+from service.encoding.embed import ScopedCache, embed_texts
+from service.encoding.index import PassageIndex
+from service.encoding.models import get_encoder
 from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, TooManyRequests
-from service.evidence import EvidenceItem, Side, label_evidence
 from service.frameworks import load_framework
-from service.index import PassageIndex
-from service.ingest import pdf_page_texts, safe_filename, sha256_of
-from service.models import get_encoder
-from service.negative import load_negative_rules
+from service.judging.evidence import EvidenceItem, Side, label_evidence
+from service.judging.negative import load_negative_rules
+from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_pdf, classify_texts, load_models
+from service.reading.ingest import pdf_page_texts, safe_filename, sha256_of
+from service.reading.sandbox import CHILDREN, child_budget, render_page_png
 from service.records import Analysis, GapReport, LabelScores
-from service.report_table import stored_report
-from service.sandbox import CHILDREN, child_budget, render_page_png
+from service.serving import auth, benchmark
+from service.serving.auth import Tenant
+from service.serving.report_table import stored_report
 from service.settings import Settings
 from service.store import ALL_TENANTS, UNFINISHED, JobRow, PassageRow, ReportRow, Store, TenantStore
-from service.substance import evidence_type, load_substance_rules
 
 log = logging.getLogger("gaplens")
 # A job whose worker died this many times (a crash, kill -9) is given up rather than tried forever.
@@ -478,7 +478,7 @@ class GapLensService:
         """Every tenant's queued and running jobs: the admin's view of the queue."""
         return self._every.unfinished_jobs()
 
-    # --- benchmarks (the peer rule is service.benchmark's) -----------------------------------
+    # --- benchmarks (the peer rule is service.serving.benchmark's) -----------------------------------
     def sectors(self, tenant: Tenant) -> dict[str, int]:
         return benchmark.benchmark_sectors(self.store, tenant.id)
 
@@ -495,7 +495,7 @@ class GapLensService:
     def company_history(self, company: str, tenant: Tenant) -> dict[str, Any]:
         return benchmark.company_history(self.store, company, tenant.id)
 
-    # --- keys and sign-in (service.auth over the store's keys) -------------------------------
+    # --- keys and sign-in (service.serving.auth over the store's keys) -------------------------------
     def tenant_for_key(self, key: str) -> Tenant:
         return auth.tenant_for_key(self.store, key)
 

@@ -1,6 +1,6 @@
 """Export: stored analyses as flat tables (Parquet and CSV) for researchers.
 
-One row per report (coverage per SDG and per step, profile, timings: service/report_table.py) and
+One row per report (coverage per SDG and per step, profile, timings: service/serving/report_table.py) and
 one row per passage (its labels and scores). The files are rewritten from the store after every batch
 run, so a run that resumed after a crash writes the same complete files as one that never stopped.
 """
@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from service.manifest import BatchItem
-from service.report_table import report_row
+from service.serving.manifest import BatchItem
+from service.serving.report_table import report_row
 from service.store import ReportRow, TenantStore
 
 PASSAGE_SCHEMA = pa.schema(
