@@ -69,6 +69,6 @@ def test_gated_passages_get_no_label_no_vector_and_stay_out_of_the_index(setting
     try:
         job = service.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, LOCAL)
         service.run_job(service.job(job.id, LOCAL))
-        assert service.encoding.index.count() == len(read)
+        assert service.index.count() == len(read)
     finally:
         service.close()

@@ -95,7 +95,7 @@ def get_evidence(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[EvidenceOut]:
     """Every passage that supports one goal or step (or one of its targets), best first."""
-    items = service.judging.evidence(report_id, tenant, framework, label, part, limit)
+    items = service.evidence(report_id, tenant, framework, label, part, limit)
     return [EvidenceOut(**asdict(item)) for item in items]
 
 

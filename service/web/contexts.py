@@ -175,7 +175,7 @@ def _evidence_context(
         "evidence_part": choice.part if choice.part in chosen.parts_touched else "",
         "evidence_parts": chosen.parts_touched,
         "evidence_options": options,
-        "evidence": service.judging.evidence(report_id, tenant, side, label, choice.part, EVIDENCE_PER_PAGE),
+        "evidence": service.evidence(report_id, tenant, side, label, choice.part, EVIDENCE_PER_PAGE),
     }
 
 
