@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from service.encoding.inputs import model_input
 
 from classifiers.linear import TUNED_DIR
 from classifiers.relevance import MIN_DEV_RECALL, load_gate
 from service.encoding.embed import encode
+from service.encoding.inputs import model_input
 from service.encoding.models import TUNED_INT8
 from service.pipeline import analyze_document, needs_encoder
 from service.reading.ingest import document_from_pdf
