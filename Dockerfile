@@ -33,7 +33,7 @@ COPY corpora ./corpora
 # Loading the tuned encoder once at build time proves the image holds it and needs no hub at run time.
 # hadolint ignore=DL3013
 RUN pip install ".[postgres]" \
-    && python -c "from service.models import get_encoder; get_encoder('gaplens-minilm', 'torch')" \
+    && python -c "from service.encoding.models import get_encoder; get_encoder('gaplens-minilm', 'torch')" \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin gaplens \
     && mkdir -p /data \
     && chown gaplens:gaplens /data

@@ -4,7 +4,8 @@
 error that lists the registered ones. ``tuned`` (the default) reads the fine-tuned encoder's heads in
 classifiers/models/tuned/ (``gaplens train tuned`` writes them); ``trained`` reads the first release's
 heads on frozen encoders in classifiers/models/ (``gaplens train sdg`` / ``dd``); ``zero-shot`` needs no
-training and is the baseline.
+training and is the baseline. What trains the heads lives in classifiers/training/, which the
+pipeline never imports (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations

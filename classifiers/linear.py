@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.base import sigmoid
+from service.encoding.models import head_of
 from service.errors import NotFound
 from service.frameworks import Framework, load_framework
-from service.models import head_of
 from service.records import LabelScores
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -127,7 +127,7 @@ class LinearClassifier:
         self.platt = arrays["platt"].astype(np.float32)
         self.thresholds = arrays["thresholds"].astype(np.float32)
         # Tuned heads have their own thresholds for short texts (a sentence or two): those sit lower on
-        # the curves than passages do (classifiers/finetune.py). Older heads use one set for all.
+        # the curves than passages do (classifiers/training/finetune.py). Older heads use one set for all.
         self.short_thresholds = (
             arrays["thresholds_short"].astype(np.float32) if "thresholds_short" in arrays else self.thresholds
         )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from service.segment import model_input
+from service.encoding.inputs import model_input
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix

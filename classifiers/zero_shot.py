@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classifiers.base import sigmoid
-from service.embed import encode
+from service.encoding.embed import encode
 from service.frameworks import Framework, Label
 from service.records import LabelScores
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from service.models import get_encoder
+from service.encoding.models import get_encoder
 from service.pipeline import analyze_pdf
 from service.settings import Settings
 
@@ -101,7 +101,7 @@ def token_counts(inputs: list[str], model: str) -> tuple[int, int]:
     """Word pieces of the encoder inputs, whole and as far as the encoder reads them (its cap)."""
     from tokenizers import Tokenizer
 
-    from service.models import TUNED_INT8, TUNED_MAX_TOKENS, tuned_model_path
+    from service.encoding.models import TUNED_INT8, TUNED_MAX_TOKENS, tuned_model_path
 
     tokenizer = Tokenizer.from_file(str(tuned_model_path() / "tokenizer.json"))
     tokenizer.no_padding()

@@ -38,10 +38,10 @@ CONFIGS: dict[str, dict[str, str | int]] = {
 
 def run_config(name: str, reports: int, data_dir: Path) -> dict[str, float]:
     """Runs inside the child process: score the reports one way, return counts and seconds."""
-    from service.batch import run_batch
-    from service.ingest import document_from_file
-    from service.manifest import read_manifest
     from service.pipeline import analyze_document
+    from service.reading.ingest import document_from_file
+    from service.serving.batch import run_batch
+    from service.serving.manifest import read_manifest
     from service.settings import Settings
 
     items = read_manifest(MANIFEST)[:reports]

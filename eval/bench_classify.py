@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from classifiers.sdg_training import corporate_actions  # noqa: E402
+from classifiers.training.sdg_training import corporate_actions  # noqa: E402
 from eval.eval_sdg import read_dev_rows  # noqa: E402
-from service.ingest import document_from_sections  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
-from service.segment import passages_from_document  # noqa: E402
+from service.reading.ingest import document_from_sections  # noqa: E402
+from service.reading.segment import passages_from_document  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 TARGET = 100.0

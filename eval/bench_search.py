@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from classifiers.labelled import all_labelled
-from service.embed import encode
+from service.encoding.embed import encode
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_ENCODER
 from service.frameworks import load_framework
-from service.models import TUNED_ENCODER
-from service.segment import model_input
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings
 
 

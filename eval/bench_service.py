@@ -3,7 +3,7 @@
 Run: .venv/bin/python eval/bench_service.py [--runs 2] [--pdf PATH ...]
 
 - **service**: the server is started once (models load at start, before it answers /health); each PDF is
-  uploaded by `service.client.analyze_on_server`, as `gaplens analyze` uploads it, and the clock stops
+  uploaded by `service.serving.client.analyze_on_server`, as `gaplens analyze` uploads it, and the clock stops
   when the analysis has come back (the job is polled every 0.2 s). Every upload is a new report: each
   run uses a fresh data folder and server, so no vector is cached.
 - **cli+server**: `gaplens analyze PDF --out result.json` while that server runs (it hands the PDF over, as
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from eval.server import GAPLENS, GapLensServer, make_key
-from service.client import analyze_on_server
+from service.serving.client import analyze_on_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "reports"
 # (PDF, target seconds): the Shell report, a bank's annual report, and a ~220-page report.

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from classifiers.labelled import LabelledText, all_labelled, report_sectors
 from classifiers.linear import TUNED_DIR, LinearClassifier
-from classifiers.tuned_training import train_tuned
+from classifiers.training.tuned_training import train_tuned
 from eval.eval_v2 import f1, macro_f1, matrix
-from service.embed import encode
+from service.encoding.embed import encode
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_ENCODER, TUNED_INT8, TUNED_MAX_TOKENS, OnnxEncoder
 from service.frameworks import load_framework
-from service.models import TUNED_ENCODER, TUNED_INT8, TUNED_MAX_TOKENS, OnnxEncoder
-from service.segment import model_input
 from service.settings import REPO_ROOT, Settings
 
 

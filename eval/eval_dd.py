@@ -14,7 +14,7 @@ chunking, thresholds); "zero-shot" is the same call with GAPLENS_DD_CLASSIFIER=z
 the sub-element texts and examples in corpora/oecd_due_diligence.yaml, top 2).
 Metrics per step: precision, recall, F1; macro-F1 is the mean over the six steps (the issue's aim is
 >= 0.70 on hidden passages), micro-F1 pools all step decisions.
-The tag rules (service/dd_tags.py) and the evidence-type rules are scored on the passages that we
+The tag rules (service/judging/dd_tags.py) and the evidence-type rules are scored on the passages that we
 labelled with at least one step, as micro precision / recall over the tags per passage.
 """
 
@@ -29,11 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from classifiers.heads import f1, label_matrix  # noqa: E402
-from service.dd_tags import load_tag_rules, passage_tags  # noqa: E402
+from classifiers.training.heads import f1, label_matrix  # noqa: E402
+from service.judging.dd_tags import load_tag_rules, passage_tags  # noqa: E402
+from service.judging.substance import evidence_type, load_substance_rules  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.settings import Settings  # noqa: E402
-from service.substance import evidence_type, load_substance_rules  # noqa: E402
 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
 STEPS = list(range(1, 7))

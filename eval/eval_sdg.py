@@ -36,13 +36,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from classifiers import get_classifier  # noqa: E402
-from classifiers.heads import label_matrix  # noqa: E402
-from classifiers.sdg_training import corporate_actions  # noqa: E402
+from classifiers.training.heads import label_matrix  # noqa: E402
+from classifiers.training.sdg_training import corporate_actions  # noqa: E402
 from eval.aurora import load_queries, matching_targets  # noqa: E402
-from service.embed import embed_texts  # noqa: E402
+from service.encoding.embed import embed_texts  # noqa: E402
+from service.judging.substance import CONCRETE, evidence_type, load_substance_rules  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
 from service.settings import CLASSIFIER_ENCODERS, Settings  # noqa: E402
-from service.substance import CONCRETE, evidence_type, load_substance_rules  # noqa: E402
 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
 GOALS = list(range(1, 18))

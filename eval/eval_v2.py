@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.labelled import LabelledText, all_labelled, corporate_actions, select
-from service.embed import MemoryCache
-from service.models import TUNED_ENCODER
+from service.encoding.embed import MemoryCache
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_ENCODER
 from service.pipeline import classify_texts
-from service.segment import model_input
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings
 
 # name -> (classifier, main encoder)

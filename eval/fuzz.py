@@ -33,8 +33,8 @@ from hypothesis.errors import Unsatisfiable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.errors import BadInput  # noqa: E402
-from service.ingest import document_from_pdf  # noqa: E402
-from service.pdf_limits import PdfLimits  # noqa: E402
+from service.reading.ingest import document_from_pdf  # noqa: E402
+from service.reading.pdf_limits import PdfLimits  # noqa: E402
 
 SHARED_PDF = (
     Path(__file__).resolve().parents[2]
@@ -201,7 +201,7 @@ def main() -> None:
 
 def fuzz_target(folder: Path) -> tuple[Any, dict[str, str]]:
     """Settings for a fresh store in ``folder`` (keys, no OCR, no rate limit) and an admin key's header."""
-    from service.auth import create_api_key
+    from service.serving.auth import create_api_key
     from service.settings import Settings
     from service.store import Store
 

@@ -19,11 +19,12 @@ from tokenizers import Tokenizer
 
 from classifiers.labelled import all_labelled, select
 from eval.eval_v2 import f1, macro_f1, matrix, readings
-from service.embed import MemoryCache
-from service.ingest import document_from_pdf
-from service.models import TUNED_MAX_TOKENS, tuned_model_path
+from service.encoding.embed import MemoryCache
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_MAX_TOKENS, tuned_model_path
 from service.pipeline import needs_encoder
-from service.segment import model_input, passages_from_document
+from service.reading.ingest import document_from_pdf
+from service.reading.segment import passages_from_document
 from service.settings import REPO_ROOT, Settings
 
 REPORTS = REPO_ROOT.parent / "shared" / "data" / "reports"

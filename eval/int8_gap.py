@@ -17,9 +17,9 @@ import numpy as np
 
 from classifiers.labelled import all_labelled
 from eval.eval_v2 import f1, groups, macro_f1, matrix, readings
-from service.embed import MemoryCache
-from service.models import TUNED_ENCODER
-from service.segment import model_input
+from service.encoding.embed import MemoryCache
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_ENCODER
 from service.settings import REPO_ROOT, Settings
 
 

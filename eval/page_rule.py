@@ -15,7 +15,7 @@ from classifiers import get_classifier
 from classifiers.labelled import all_labelled, select
 from eval.eval_v2 import f1, macro_f1, matrix
 from service.pipeline import classify_texts
-from service.segment import chunks_of_text
+from service.reading.segment import chunks_of_text
 from service.settings import REPO_ROOT, Settings
 
 

@@ -1,6 +1,6 @@
 """Readings of the shared reports (document, passages, classifier scores), made once and kept on disk.
 
-Scoring (``service.scoring.gap_report``) is a pure function of these, so the rubric can be evaluated
+Scoring (``service.judging.scoring.gap_report``) is a pure function of these, so the rubric can be evaluated
 and iterated on without re-embedding: ``python eval/readings.py`` reads every report under
 ``../shared/data/reports`` (6 PDFs, 12 parsed texts, 15 pool PDFs) into ``.cache_readings/<report>.json``
 (JSON, no pickles), skipping reports already read. The cache is keyed by file name and is not committed.
@@ -16,8 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from service.ingest import document_from_file
 from service.pipeline import analyze_document
+from service.reading.ingest import document_from_file
 from service.records import Document, LabelScores, Page, Passage
 from service.settings import Settings
 

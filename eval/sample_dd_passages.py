@@ -17,10 +17,10 @@ import random
 import re
 from pathlib import Path
 
-from classifiers.dd_training import DEV_REPORTS
-from service.ingest import document_from_pdf, document_from_sections
+from classifiers.training.dd_training import DEV_REPORTS
+from service.reading.ingest import document_from_pdf, document_from_sections
+from service.reading.segment import passages_from_document
 from service.records import Document, Passage
-from service.segment import passages_from_document
 from service.settings import Settings
 
 TRAIN_REPORTS = (

@@ -3,8 +3,9 @@
 Modelled on eval/sample_items.py, smaller per report (the Dutch reports are 12, labelled by hand):
 
 - pages: 4 whole pages of 60-1,200 words, at random;
-- passages, as the pipeline segments the report (service/segment.py, with headings): 10 at random, 9 matching
-  a Dutch due-diligence / SDG vocabulary, 5 hard negatives (tables of figures, index lines, disclaimers);
+- passages, as the pipeline segments the report (service/reading/segment.py, with headings): 10 at random,
+  9 matching a Dutch due-diligence / SDG vocabulary, 5 hard negatives (tables of figures, index lines,
+  disclaimers);
 - sentences: 10 single sentences of 8-60 words from passages not drawn, half at random, half by vocabulary.
 
 The reports are split by whole report in corpora/expert_splits.yaml (``dutch_reports``), fixed before any
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from service.ingest import clean_pages, detect_language, document_from_pdf
+from service.reading.ingest import clean_pages, detect_language, document_from_pdf
+from service.reading.segment import passages_from_document, sentencizer
 from service.records import Document, Page, Passage
-from service.segment import passages_from_document, sentencizer
 from service.settings import REPO_ROOT, Settings
 
 SEED = 20261207

@@ -3,7 +3,8 @@
 Users send GapLens single sentences, ~90-word passages and whole pages, so each report gives all three:
 
 - pages: whole pages (section texts for the parsed reports) of 60-1,200 words, at random;
-- passages: as the pipeline segments the report (service/segment.py): random ones, ones matching a broad
+- passages: as the pipeline segments the report (service/reading/segment.py): random ones, ones matching a
+  broad
   SDG / due-diligence vocabulary, ones matching the rare step-5/6 vocabulary, and hard negatives (content
   index lines, "not material / not disclosed", financial tables, boilerplate);
 - sentences: single sentences of 8-60 words from passages not drawn, at random and by vocabulary.
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from service.ingest import document_from_pdf, document_from_sections
+from service.reading.ingest import document_from_pdf, document_from_sections
+from service.reading.segment import passages_from_document, sentencizer
 from service.records import Document, Passage
-from service.segment import passages_from_document, sentencizer
 from service.settings import REPO_ROOT, Settings
 
 SEED = 20261201

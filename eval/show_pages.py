@@ -11,7 +11,7 @@ import argparse
 import re
 from pathlib import Path
 
-from service.ingest import document_from_file
+from service.reading.ingest import document_from_file
 from service.settings import Settings
 
 

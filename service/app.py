@@ -26,11 +26,11 @@ from starlette.exceptions import HTTPException
 
 from service import __version__
 from service.api import benchmarks, keys, reports, texts
-from service.engine import GapLensService
 from service.errors import GapLensError, Unauthorized
 from service.http.deps import RequestRate
 from service.http.guards import RequestGuard
 from service.logs import REQUEST_ID, request_id_from
+from service.serving.engine import GapLensService
 from service.settings import Settings, get_settings
 from service.web import pages
 

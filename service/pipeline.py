@@ -17,12 +17,13 @@ import numpy as np
 from classifiers import get_classifier
 from classifiers.linear import TUNED_DIR, named_labels
 from classifiers.relevance import load_gate
-from service.embed import EmbeddingCache, embed_texts
+from service.encoding.embed import EmbeddingCache, embed_texts
+from service.encoding.inputs import model_input
 from service.frameworks import Framework, load_framework
-from service.ingest import detect_language, document_from_page_texts, document_from_pdf
+from service.judging.scoring import TextReadings, gap_report, text_readings
+from service.reading.ingest import detect_language, document_from_page_texts, document_from_pdf
+from service.reading.segment import chunks_of_text, passages_from_document
 from service.records import Analysis, Document, LabelScores, Page, Passage
-from service.scoring import TextReadings, gap_report, text_readings
-from service.segment import chunks_of_text, model_input, passages_from_document
 from service.settings import Settings
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.

@@ -78,10 +78,10 @@ class Evidence:
     score: float
     heading: str = ""
     parts: tuple[str, ...] = ()
-    # result / action / commitment / mention (service/substance.py)
+    # result / action / commitment / mention (service/judging/substance.py)
     evidence_type: str = ""
     # salient issues and value-chain positions the passage names, and whether it tells a concrete
-    # case (service/dd_tags.py)
+    # case (service/judging/dd_tags.py)
     issues: tuple[str, ...] = ()
     value_chain: tuple[str, ...] = ()
     concrete_case: bool = False

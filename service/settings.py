@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.models import TUNED_ENCODER, TUNED_INT8, head_of
-from service.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
+from service.encoding.models import TUNED_ENCODER, TUNED_INT8, head_of
+from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The English encoder each classifier's heads were fitted on (zero-shot is calibrated on the packaged MiniLM).
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # Wrong keys and expired sessions per client address; beyond it every attempt is answered 429.
     failed_sign_in_rate: str = "30/minute"
     # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
-    # The PDF limits' defaults are PdfLimits' own (service/pdf_limits.py): one set for every caller.
+    # The PDF limits' defaults are PdfLimits' own (service/reading/pdf_limits.py): one set for every caller.
     pdf_parse_memory_mb: int = DEFAULT_LIMITS.memory_mb
     pdf_parse_seconds: float = DEFAULT_LIMITS.seconds
     # Rendering one page image, in the same kind of child.

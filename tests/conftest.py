@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.ingest import document_from_pdf, document_from_sections
+from service.reading.ingest import document_from_pdf, document_from_sections
 from service.records import Document
 from service.settings import Settings
 

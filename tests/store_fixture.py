@@ -171,7 +171,7 @@ def make_previous_store(url: str, analysis: Any, model: str = "all-MiniLM-L6-v2"
     Two tenants: the local one with an analysed report (its passages and their cached vectors), and
     "acme" with a key, a sign-in session, a failed report and jobs in every state.
     """
-    from service.embed import embedding_key
+    from service.encoding.embed import embedding_key
 
     engine = create_engine(url)
     PreviousBase.metadata.create_all(engine)

@@ -6,8 +6,6 @@ import pypdf
 import pypdfium2 as pdfium
 import pytest
 
-from service.auth import LOCAL
-from service.engine import GapLensService
 from service.errors import (
     CorruptPdf,
     EmptyFile,
@@ -16,8 +14,10 @@ from service.errors import (
     NotAPdf,
     NoTextLayer,
 )
-from service.ingest import document_from_pdf
-from service.pdf_limits import NO_OCR, PdfLimits
+from service.reading.ingest import document_from_pdf
+from service.reading.pdf_limits import NO_OCR, PdfLimits
+from service.serving.auth import LOCAL
+from service.serving.engine import GapLensService
 from service.store import ALL_TENANTS
 from tests.conftest import MAX_AUTOMATION
 

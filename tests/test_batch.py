@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from service.app import create_app
-from service.benchmark import label_stats, percentile_rank
 from service.errors import BadManifest
-from service.manifest import BatchItem, read_manifest
 from service.records import GapReport
+from service.serving.benchmark import label_stats, percentile_rank
+from service.serving.manifest import BatchItem, read_manifest
 from service.settings import Settings
 from service.store import ALL_TENANTS, Store
 from tests.conftest import TEXTS

@@ -1,7 +1,7 @@
 import pytest
 
 from classifiers import get_classifier
-from service.embed import embed_texts
+from service.encoding.embed import embed_texts
 from service.errors import UnknownName
 from service.settings import CLASSIFIER_ENCODERS, Settings
 

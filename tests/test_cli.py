@@ -80,8 +80,8 @@ def test_keys_create_list_revoke():
     assert key.startswith("glk_") and len(key) > 40
     listed = runner.invoke(app, ["keys", "list"])
     assert "Acme BV" in listed.stdout and key[:12] in listed.stdout and key[12:] not in listed.stdout
-    from service.auth import tenant_for_key
     from service.errors import Unauthorized
+    from service.serving.auth import tenant_for_key
     from service.store import Store
 
     store = Store.open(get_settings())

@@ -1,20 +1,27 @@
 """The scoring stage on readings of a given shape: rubric decisions, SDG ladder, negative evidence, views.
 
 The readings are built by hand so that each rule can be seen to flip; the rules themselves are the real
-files in corpora/ and the real stage functions (service/scoring.py).
+files in corpora/ and the real stage functions (service/judging/scoring.py).
 """
 
 from dataclasses import replace
 
-from service.coverage import ADDRESSED_AT
 from service.frameworks import load_framework, load_on_the_line, load_profiles
-from service.gap import DD_ENGAGED, SDG_ENGAGED, dd_summary, profile_margin, recommendations, report_profile
-from service.ingest import document_from_sections
+from service.judging.coverage import ADDRESSED_AT
+from service.judging.gap import (
+    DD_ENGAGED,
+    SDG_ENGAGED,
+    dd_summary,
+    profile_margin,
+    recommendations,
+    report_profile,
+)
+from service.judging.rubric import load_rubric, step_scores
+from service.judging.scoring import gap_report
+from service.judging.views import item_status, load_views
+from service.reading.ingest import document_from_sections
 from service.records import GoalLadder, LabelScores, Passage
-from service.rubric import load_rubric, step_scores
-from service.scoring import gap_report
 from service.settings import Settings
-from service.views import item_status, load_views
 
 S = Settings()
 RUBRIC = load_rubric(S.corpora_dir)

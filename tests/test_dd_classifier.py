@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from classifiers.linear import model_files
-from service.dd_tags import load_tag_rules, passage_tags
-from service.gap import follow_through_advice, issue_follow_through, value_chain_gap
+from service.judging.dd_tags import load_tag_rules, passage_tags
+from service.judging.gap import follow_through_advice, issue_follow_through, value_chain_gap
+from service.judging.substance import load_substance_rules
 from service.pipeline import analyze_document, classify_texts
 from service.records import LabelScores, Passage
 from service.settings import CLASSIFIER_ENCODERS, Settings
-from service.substance import load_substance_rules
 
 S = Settings()
 REPO = Path(__file__).resolve().parents[1]

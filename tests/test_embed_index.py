@@ -1,7 +1,7 @@
 import numpy as np
 
-from service.embed import embed_texts, embedding_key
-from service.index import PassageIndex
+from service.encoding.embed import embed_texts, embedding_key
+from service.encoding.index import PassageIndex
 from service.settings import Settings
 from service.store import Store
 
@@ -67,7 +67,7 @@ def test_index_search_filter_persist_and_reload(tmp_path):
 def test_int8_onnx_encoder_tracks_the_pytorch_one(tmp_path, monkeypatch):
     """The optional int8 export stays close enough to share the trained heads."""
     from classifiers.linear import LinearClassifier
-    from service.embed import encode
+    from service.encoding.embed import encode
     from service.frameworks import load_framework
 
     monkeypatch.setenv("GAPLENS_MODEL_CACHE", str(tmp_path))  # read when the encoder is first loaded
@@ -85,7 +85,7 @@ def test_int8_onnx_encoder_tracks_the_pytorch_one(tmp_path, monkeypatch):
 
 
 def test_onnx_runtime_gives_the_pytorch_vectors(tmp_path, monkeypatch):
-    from service.embed import encode
+    from service.encoding.embed import encode
 
     monkeypatch.setenv("GAPLENS_MODEL_CACHE", str(tmp_path))
     texts = [

@@ -4,9 +4,9 @@ from collections import Counter
 
 import numpy as np
 
-from classifiers.finetune import known_steps_mask
 from classifiers.labelled import aims_known_steps, aims_sentences, expert_splits
-from classifiers.tuned_training import english_training
+from classifiers.training.finetune import known_steps_mask
+from classifiers.training.tuned_training import english_training
 from service.settings import Settings
 
 S = Settings()

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from eval.hostile import render_bomb, scanned
 from service.app import create_app
-from service.auth import create_api_key
-from service.sandbox import CHILDREN, ocr_languages_available
+from service.reading.sandbox import CHILDREN, ocr_languages_available
+from service.serving.auth import create_api_key
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION

@@ -1,4 +1,4 @@
-"""Import rules: PDF libraries only in the sandbox's child, the shells as siblings, no circles.
+"""Import rules: PDF libraries only in the sandbox's child, sibling shells, one-way layers, no circles.
 
 The import-linter contracts in pyproject.toml state the rules (`make lint` runs them); this module runs
 them too, and checks by walking the source what a contract cannot say: which module may import a PDF
@@ -12,12 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from service.pdf_limits import DEFAULT_LIMITS, PdfLimits
+from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PDF_LIBRARIES = {"pypdfium2", "pdfplumber", "pypdf", "fitz", "pdfminer"}
-SANDBOX_CHILD = "service/sandbox_child.py"
+SANDBOX_CHILD = "service/reading/sandbox_child.py"
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -49,9 +49,11 @@ def test_only_the_sandbox_child_imports_a_pdf_library():
 
 
 def test_nothing_imports_the_sandbox_child():
-    """The child runs as its own capped process (``python -m service.sandbox_child``), never in ours."""
+    """The child runs as its own capped process (``python -m service.reading.sandbox_child``), not in ours."""
     importers = [
-        str(p.relative_to(ROOT)) for p in source_files() if "service.sandbox_child" in imported_modules(p)
+        str(p.relative_to(ROOT))
+        for p in source_files()
+        if "service.reading.sandbox_child" in imported_modules(p)
     ]
     assert importers == []
 
@@ -59,7 +61,8 @@ def test_nothing_imports_the_sandbox_child():
 def test_the_service_process_loads_no_pdf_library():
     """Importing the app, the CLI and batch runs (and with them the settings) loads no PDF library."""
     code = (
-        "import sys, service.settings, service.app, service.cli, service.batch, service.ingest;"
+        "import sys, service.settings, service.app, service.cli, service.serving.batch,"
+        " service.reading.ingest;"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(PDF_LIBRARIES)!r}))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -77,7 +80,8 @@ def test_settings_and_pdf_limits_share_one_set_of_defaults(monkeypatch, tmp_path
 
 
 def test_the_import_contracts_hold():
-    """pyproject.toml's contracts: PDF libraries, sibling shells, the store's layer, no circles."""
+    """pyproject.toml's contracts: PDF libraries, sibling shells, the store's layer, the layers in data-flow
+    order, the classifiers below the shells and reading no documents outside training, no circles."""
     lint_imports = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run(
         [str(lint_imports), "--no-cache"],
@@ -88,4 +92,4 @@ def test_the_import_contracts_hold():
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "5 kept, 0 broken" in done.stdout
+    assert "9 kept, 0 broken" in done.stdout

@@ -4,7 +4,7 @@ from collections import Counter
 import pdfplumber
 import pytest
 
-from service.ingest import clean_pages, detect_language, join_hyphenated, raw_pages_pdfplumber
+from service.reading.ingest import clean_pages, detect_language, join_hyphenated, raw_pages_pdfplumber
 from tests.conftest import ENGIE, SHELL
 
 

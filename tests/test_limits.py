@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 
 from eval.hostile import one_page_pdf, pdf_file
 from service.app import create_app
-from service.auth import create_api_key
 from service.errors import BadInput, PdfTooComplex
-from service.ingest import document_from_pdf, raw_pages_pdfplumber, safe_filename
-from service.pdf_limits import PdfLimits
-from service.sandbox import render_page_image
+from service.reading.ingest import document_from_pdf, raw_pages_pdfplumber, safe_filename
+from service.reading.pdf_limits import PdfLimits
+from service.reading.sandbox import render_page_image
+from service.serving.auth import create_api_key
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import ENGIE, MAX_AUTOMATION

@@ -10,15 +10,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from service.benchmark import sector_benchmark
 from service.errors import NotFound
-from service.evidence import label_evidence
-from service.ingest import document_from_pdf
+from service.judging.evidence import label_evidence
+from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_document
-from service.report_table import coverage_columns, stored_report
+from service.reading.ingest import document_from_pdf
+from service.serving.benchmark import sector_benchmark
+from service.serving.report_table import coverage_columns, stored_report
 from service.settings import Settings
 from service.store import ALL_TENANTS, LOCAL_TENANT_ID, Base, Store, migrate
-from service.substance import evidence_type, load_substance_rules
 from tests.conftest import MAX_AUTOMATION
 from tests.store_fixture import drop_everything, make_previous_store
 

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from eval.hostile import scanned as scan_of
 from service.app import create_app
 from service.errors import NoTextLayer
-from service.ingest import document_from_pdf
-from service.pdf_limits import NO_OCR, PdfLimits
-from service.sandbox import ocr_languages_available
+from service.reading.ingest import document_from_pdf
+from service.reading.pdf_limits import NO_OCR, PdfLimits
+from service.reading.sandbox import ocr_languages_available
 from service.settings import Settings
 from tests.conftest import MAX_AUTOMATION
 from tests.test_api import wait_for

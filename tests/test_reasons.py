@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from service.frameworks import load_on_the_line
-from service.gap import DD_ENGAGED, SDG_ENGAGED, profile_margin, report_profile
+from service.judging.gap import DD_ENGAGED, SDG_ENGAGED, profile_margin, report_profile
 from service.pipeline import analyze_document
 from service.records import Document, GapReport
 from service.settings import Settings

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from service.pipeline import analyze_document
 from service.records import Coverage, Evidence, GapReport, GoalLadder, IndicatorResult
-from service.report_table import ANALYSIS_CSV_COLUMNS, analysis_csv, coverage_columns
+from service.serving.report_table import ANALYSIS_CSV_COLUMNS, analysis_csv, coverage_columns
 from service.settings import Settings
 
 

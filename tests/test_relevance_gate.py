@@ -9,13 +9,13 @@ import pytest
 
 from classifiers.linear import TUNED_DIR
 from classifiers.relevance import MIN_DEV_RECALL, load_gate
-from service.auth import LOCAL
-from service.embed import encode
-from service.engine import GapLensService
-from service.ingest import document_from_pdf
-from service.models import TUNED_INT8
+from service.encoding.embed import encode
+from service.encoding.inputs import model_input
+from service.encoding.models import TUNED_INT8
 from service.pipeline import analyze_document, needs_encoder
-from service.segment import model_input
+from service.reading.ingest import document_from_pdf
+from service.serving.auth import LOCAL
+from service.serving.engine import GapLensService
 from service.settings import Settings
 from tests.conftest import MAX_AUTOMATION
 

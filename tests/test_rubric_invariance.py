@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import pytest
 
-from service.embed import MemoryCache
-from service.ingest import document_from_pdf
+from service.encoding.embed import MemoryCache
 from service.pipeline import analyze_document
+from service.reading.ingest import document_from_pdf
 from service.records import Document, GapReport, Page
 from service.settings import Settings
 from tests.conftest import MAX_AUTOMATION, PDFS

@@ -10,11 +10,11 @@ import pytest
 
 from classifiers import get_classifier
 from classifiers.linear import MODELS_DIR, explicit_goals, model_files
-from classifiers.sdg_training import corporate_actions, is_dev_text, train_sdg
-from service.ingest import document_from_sections
+from classifiers.training.sdg_training import corporate_actions, is_dev_text, train_sdg
+from service.judging.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice
 from service.pipeline import analyze_document, classify_texts
+from service.reading.ingest import document_from_sections
 from service.settings import CLASSIFIER_ENCODERS, Settings
-from service.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice
 
 S = Settings()
 # The first release's heads read the packaged MiniLM (the tuned release: tests/test_tuned_classifier.py).
@@ -144,7 +144,7 @@ def test_training_from_scratch_reproduces_the_shipped_model(tmp_path):
     shipped_meta = json.loads(model_files("sdg", FIRST)[1].read_text())
     assert abs(meta["out_of_fold_micro_f1"] - shipped_meta["out_of_fold_micro_f1"]) < 0.01
     from classifiers.linear import LinearClassifier
-    from service.embed import embed_texts
+    from service.encoding.embed import embed_texts
     from service.frameworks import load_framework
 
     framework = load_framework("sdg", S.corpora_dir)

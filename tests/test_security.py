@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from service.app import create_app
-from service.auth import create_api_key
+from service.serving.auth import create_api_key
 from service.settings import Settings
 from service.store import ALL_TENANTS, Store
 from tests.conftest import MAX_AUTOMATION

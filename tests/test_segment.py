@@ -1,4 +1,4 @@
-from service.segment import is_heading, passages_from_document
+from service.reading.segment import is_heading, passages_from_document
 
 
 def test_passages_point_back_into_their_page(shell_doc):

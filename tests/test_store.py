@@ -1,11 +1,11 @@
 import pytest
 
 from service.errors import NotFound
-from service.ingest import document_from_pdf
+from service.judging.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules
 from service.pipeline import analyze_document
+from service.reading.ingest import document_from_pdf
 from service.settings import Settings
 from service.store import ALL_TENANTS, LOCAL_TENANT_ID, Store
-from service.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules
 from tests.conftest import MAX_AUTOMATION
 from tests.store_fixture import drop_everything
 
@@ -109,7 +109,12 @@ def test_postgres_roundtrip(postgres_url, analysis, tmp_path):
 
 
 def test_other_tenants_shared_reports_count_from_three_on_and_only_in_aggregates(tmp_path, analysis):
-    from service.benchmark import benchmark_reports, benchmark_sectors, report_percentiles, sector_benchmark
+    from service.serving.benchmark import (
+        benchmark_reports,
+        benchmark_sectors,
+        report_percentiles,
+        sector_benchmark,
+    )
 
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
     viewer = store.tenant_id("viewer", create=True)
@@ -194,7 +199,7 @@ def _give_scores(store: Store, report_id: int, rng) -> dict[str, float]:
     Scores are whole points, as the pipeline makes them (GapReport's fields are ints).
     """
     from service.records import GapReport
-    from service.report_table import coverage_columns
+    from service.serving.report_table import coverage_columns
     from service.store import ReportRow
 
     with store.session() as s:
@@ -213,7 +218,7 @@ def test_sector_statistics_cannot_be_differenced_to_recover_one_shared_report(tm
     """The probe: compare a sector before and after one more share, and solve for that report's scores."""
     import numpy as np
 
-    from service.benchmark import report_percentiles, sector_benchmark
+    from service.serving.benchmark import report_percentiles, sector_benchmark
 
     rng = np.random.default_rng(17)
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
@@ -257,7 +262,7 @@ def test_the_result_page_never_prints_a_peers_exact_scores(tmp_path, analysis):
     from fastapi.testclient import TestClient
 
     from service.app import create_app
-    from service.auth import create_api_key
+    from service.serving.auth import create_api_key
     from service.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", auth="keys")
@@ -306,8 +311,8 @@ def test_jobs_are_claimed_fairly_across_tenants(tmp_path):
 
 def test_readers_take_the_evidence_type_stored_with_the_passage(tmp_path, analysis):
     """Export and the evidence browser read the type saved with each passage; they never decide it again."""
-    from service.evidence import label_evidence
-    from service.export import _passage_rows
+    from service.judging.evidence import label_evidence
+    from service.serving.export import _passage_rows
 
     store = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
     local = store.for_tenant(LOCAL_TENANT_ID)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from service import benchmark
+from service.serving import benchmark
 from service.store import ALL_TENANTS, Store, TenantStore
 from service.store.db import ScopedQueries
 from service.store.jobs import JobQueries

@@ -13,8 +13,8 @@ import pytest
 from classifiers import get_classifier
 from classifiers.labelled import all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
-from service.embed import encode
-from service.models import TUNED_ENCODER, TUNED_INT8, shipped_int8_path
+from service.encoding.embed import encode
+from service.encoding.models import TUNED_ENCODER, TUNED_INT8, shipped_int8_path
 from service.pipeline import classify_texts
 from service.settings import REPO_ROOT, Settings
 from tests.conftest import SHELL
@@ -134,7 +134,7 @@ def test_clear_texts_land_right_in_english_and_dutch(text, goal, step):
 @pytest.fixture(scope="module")
 def shell_page() -> str:
     """A real report page with no due-diligence or climate claim of its own: Shell's contents page."""
-    from service.ingest import document_from_pdf
+    from service.reading.ingest import document_from_pdf
 
     document = document_from_pdf(SHELL.read_bytes(), SHELL.name)
     return document.pages[1].text
@@ -160,7 +160,7 @@ def test_a_sentence_its_passage_and_its_page_agree(shell_page, text, goal, step)
 @pytest.mark.timeout(2400)
 def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
     """`gaplens train tuned` on 2 cores (English side), scored on the locked test split's passages."""
-    from classifiers.tuned_training import train_tuned
+    from classifiers.training.tuned_training import train_tuned
     from eval.cross_domain import scores as passage_scores
 
     train_tuned(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data", tmp_path, multilingual=False)

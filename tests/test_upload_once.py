@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from service import ingest
-from service.auth import LOCAL
-from service.engine import GapLensService
-from service.ingest import document_from_page_texts, document_from_pdf, pdf_page_texts
+from service.reading import ingest
+from service.reading.ingest import document_from_page_texts, document_from_pdf, pdf_page_texts
+from service.serving.auth import LOCAL
+from service.serving.engine import GapLensService
 from tests.conftest import MAX_AUTOMATION
 
 pytestmark = pytest.mark.slow

@@ -18,15 +18,15 @@ from markupsafe import escape
 
 from service.app import create_app
 from service.errors import NotFound
-from service.evidence import label_evidence
-from service.page_images import passage_char_span
-from service.pdf_limits import DEFAULT_LIMITS
+from service.judging.evidence import label_evidence
+from service.judging.substance import EVIDENCE_TYPES
 from service.pipeline import STAGES
+from service.reading.page_images import passage_char_span
+from service.reading.pdf_limits import DEFAULT_LIMITS
+from service.reading.sandbox import render_page_image
+from service.reading.segment import passages_from_document
 from service.records import Coverage
-from service.sandbox import render_page_image
-from service.segment import passages_from_document
 from service.settings import Settings
-from service.substance import EVIDENCE_TYPES
 from service.web.charts import WHEEL_INNER, WHEEL_OUTER, sdg_wheel
 from service.web.i18n import messages
 from tests.conftest import ENGIE, MAX_AUTOMATION
@@ -308,8 +308,8 @@ def test_label_evidence_orders_and_filters():
 @pytest.mark.slow
 def test_page_contexts_are_plain_functions_over_typed_reports(client, report_id):
     """What the result, evidence and compare pages hold, without HTTP: the typed report, not its JSON."""
-    from service.auth import LOCAL
     from service.records import GapReport
+    from service.serving.auth import LOCAL
     from service.web.contexts import EvidenceChoice, compare_context, evidence_context, report_context
 
     service = client.app.state.service

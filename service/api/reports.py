@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from service.api.schemas import CleanText, EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
-from service.engine import ReportMeta
-from service.evidence import Side
 from service.http.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
-from service.report_table import analysis_csv
+from service.judging.evidence import Side
+from service.serving.engine import ReportMeta
+from service.serving.report_table import analysis_csv
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 

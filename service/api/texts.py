@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.schemas import ClassifyIn, ClassifyOut, PassageOut, SearchHitOut
-from service.engine import classification_rows
 from service.http.deps import OptionalReportId, ServiceDep, TenantDep
+from service.serving.engine import classification_rows
 
 router = APIRouter(prefix="/v1", tags=["texts"])
 

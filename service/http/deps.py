@@ -18,9 +18,9 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import AfterValidator
 
-from service.auth import LOCAL, Tenant
-from service.engine import GapLensService
 from service.errors import Forbidden, TooManyRequests, Unauthorized
+from service.serving.auth import LOCAL, Tenant
+from service.serving.engine import GapLensService
 
 # Row ids are 32-bit in PostgreSQL (and must fit SQLite's 64-bit integers): larger ones name nothing.
 MAX_ID = 2**31 - 1

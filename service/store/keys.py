@@ -1,4 +1,4 @@
-"""Tenants, API keys and web sign-in sessions: how a request finds its tenant (service.auth)."""
+"""Tenants, API keys and web sign-in sessions: how a request finds its tenant (service.serving.auth)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
-from service.embed import embedding_key
+from service.encoding.embed import embedding_key
 from service.errors import NotFound
 from service.records import Analysis
 from service.store.db import Database, ScopedQueries
@@ -37,9 +37,10 @@ class PassageQueries(ScopedQueries):
     ) -> list[int]:
         """Replace the report's passages and result in one transaction; returns passage row ids.
 
-        ``evidence_types`` has one type per passage (service.substance.evidence_type), stored so readers
+        ``evidence_types`` has one type per passage (service.judging.substance.evidence_type), stored so
+        readers
         never decide it again. ``cache_scope`` is the embedding cache's scope the vectors were stored
-        under (service.embed.ScopedCache).
+        under (service.encoding.embed.ScopedCache).
         """
         with self._db.session() as s:
             report = s.get(ReportRow, report_id)
@@ -115,9 +116,10 @@ class PassageQueries(ScopedQueries):
 
 
 class VectorCache:
-    """Cached vectors keyed by sha256(model, text, scope) (implements service.embed.EmbeddingCache).
+    """Cached vectors keyed by sha256(model, text, scope) (implements service.encoding.embed.EmbeddingCache).
 
-    The key carries the tenant's scope (service.embed.ScopedCache), so the cache needs no tenant here.
+    The key carries the tenant's scope (service.encoding.embed.ScopedCache), so the cache needs no tenant
+    here.
     """
 
     _db: Database

@@ -15,7 +15,10 @@ from service.store.schema import ReportRow
 
 
 class ReportQueries(ScopedQueries):
-    """The reports of one scope. Who may see whose reports in benchmarks is service.benchmark's rule."""
+    """The reports of one scope.
+
+    Who may see whose reports in benchmarks is service.serving.benchmark's rule.
+    """
 
     def _report(self, s: Session, report_id: int) -> ReportRow:
         report = s.get(ReportRow, report_id)

@@ -136,7 +136,8 @@ class PassageRow(Base):
     embedding_key: Mapped[str] = mapped_column(String(64))
     sdg: Mapped[dict[str, Any]] = mapped_column(JSON)
     dd: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # result / action / commitment / mention (service.substance), decided once when the passage is saved
+    # result / action / commitment / mention (service.judging.substance), decided once when the passage is
+    # saved
     evidence_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 

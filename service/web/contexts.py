@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.auth import Tenant
-from service.benchmark import coarse
-from service.engine import GapLensService
 from service.errors import NotFound
-from service.evidence import Side
 from service.frameworks import load_framework, load_on_the_line, load_profiles
-from service.gap import DD_ENGAGED, SDG_ENGAGED
 from service.http.deps import MAX_ID
-from service.negative import load_negative_rules
+from service.judging.evidence import Side
+from service.judging.gap import DD_ENGAGED, SDG_ENGAGED
+from service.judging.negative import load_negative_rules
+from service.judging.sdg_ladder import load_ladder
 from service.records import Coverage, GapReport
-from service.report_table import coverage_columns, stored_report
-from service.sdg_ladder import load_ladder
+from service.serving.auth import Tenant
+from service.serving.benchmark import coarse
+from service.serving.engine import GapLensService
+from service.serving.report_table import coverage_columns, stored_report
 from service.store import ReportRow
 from service.web.charts import PLOT_MARGIN, PLOT_SIZE, WHEEL_SIZE, plot_coordinate, quadrant_points, sdg_wheel
 from service.web.i18n import translator

@@ -17,8 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from service.auth import SESSION_HOURS
-from service.engine import ReportMeta
 from service.http.deps import (
     SESSION_COOKIE,
     CleanText,
@@ -30,6 +28,8 @@ from service.http.deps import (
     checked_credential,
 )
 from service.pipeline import STAGES
+from service.serving.auth import SESSION_HOURS
+from service.serving.engine import ReportMeta
 from service.web.contexts import (
     EvidenceChoice,
     compare_context,

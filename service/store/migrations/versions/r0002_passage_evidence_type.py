@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-from service.substance import evidence_type, load_substance_rules
+from service.judging.substance import evidence_type, load_substance_rules
 
 revision = "0002_passage_evidence_type"
 down_revision = "0001_baseline"

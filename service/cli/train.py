@@ -1,0 +1,126 @@
+"""``gaplens train``: rebuild the shipped classifier files from the data in the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from service.cli.common import err
+from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from classifiers.labelled import LabelledText
+
+train_app = typer.Typer(help="Rebuild the shipped classifier files from the data in the repository.")
+
+
+EncoderOption = Annotated[
+    list[str] | None, typer.Option("--encoder", help="Encoder(s) to train a head for (default: both)")
+]
+ModelsDirOption = Annotated[Path | None, typer.Option(help="Where to write (default classifiers/models)")]
+
+
+def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -> None:
+    from classifiers.linear import MODELS_DIR
+    from classifiers.training.dd_training import train_dd
+    from classifiers.training.sdg_training import train_sdg
+
+    settings = get_settings()
+    if not (settings.shared_data_dir / "reports" / "text").is_dir():
+        err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
+        raise typer.Exit(code=2)
+    trainer = train_sdg if framework == "sdg" else train_dd
+    encoders = encoder or [CLASSIFIER_ENCODERS["trained"], settings.multilingual_model]
+    for name in dict.fromkeys(e for e in encoders if e):
+        err.print(f"training the {framework} head for {name} ...")
+        meta = trainer(name, settings.shared_data_dir, settings.corpora_dir, models_dir or MODELS_DIR)
+        err.print(
+            f"  {meta['examples']} examples, out-of-fold micro-F1 {meta['out_of_fold_micro_f1']}, "
+            f"{meta['train_seconds']} s"
+        )
+
+
+@train_app.command("sdg")
+def train_sdg_command(encoder: EncoderOption = None, models_dir: ModelsDirOption = None) -> None:
+    """Train the SDG classifier heads (about 1 min for MiniLM, 3 min for e5 on 2 cores)."""
+    _train("sdg", encoder, models_dir)
+
+
+@train_app.command("dd")
+def train_dd_command(encoder: EncoderOption = None, models_dir: ModelsDirOption = None) -> None:
+    """Train the OECD due-diligence classifier heads (under a minute per encoder on 2 cores)."""
+    _train("dd", encoder, models_dir)
+
+
+@train_app.command("tuned")
+def train_tuned_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
+) -> None:
+    """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
+    from classifiers.linear import TUNED_DIR
+    from classifiers.training.tuned_training import train_tuned
+
+    settings = _training_settings()
+    eval_data = REPO_ROOT / "eval" / "data"
+    written = train_tuned(
+        settings.corpora_dir,
+        settings.shared_data_dir,
+        eval_data,
+        models_dir or TUNED_DIR,
+        multilingual=multilingual,
+        log=lambda line: err.print(line),
+    )
+    for name, meta in written.items():
+        err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+
+
+def _training_settings() -> Settings:
+    """The settings, after a clear error when the shared training data is not where they say."""
+    settings = get_settings()
+    if not (settings.shared_data_dir / "sdg_labelled").is_dir():
+        err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
+        raise typer.Exit(code=2)
+    return settings
+
+
+def _labelled_texts() -> list[LabelledText]:
+    """Every labelled text (classifiers/labelled.py), for the commands that rebuild one part of a release."""
+    from classifiers.labelled import all_labelled
+
+    settings = _training_settings()
+    return all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+
+
+@train_app.command("int8")
+def train_int8_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="The tuned release to quantise (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Export the tuned encoder to int8 ONNX and calibrate its heads on dev (part of `train tuned`)."""
+    from classifiers.linear import TUNED_DIR
+    from classifiers.training.tuned_training import write_int8_release
+    from service.frameworks import load_framework
+
+    texts = _labelled_texts()
+    frameworks = [load_framework(f, get_settings().corpora_dir) for f in ("sdg", "oecd_dd")]
+    for name, meta in write_int8_release(texts, frameworks, models_dir or TUNED_DIR).items():
+        err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+
+
+@train_app.command("gate")
+def train_gate_command(
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
+    ] = None,
+) -> None:
+    """Fit the relevance gate (which passages skip the encoder; part of `train tuned`)."""
+    from classifiers.linear import TUNED_DIR
+    from classifiers.relevance import train_gate
+
+    err.print(train_gate(_labelled_texts(), models_dir or TUNED_DIR))

@@ -1,0 +1,115 @@
+"""The state the service's parts share: the settings, the store, the uploads folder and the search index.
+
+GapLensService (service/serving/engine.py) is this base with its parts mixed in: uploads and jobs
+(uploads.py), the worker (worker.py), the read side (reads.py) and keys and sign-in (accounts.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+
+from service.encoding.index import PassageIndex
+from service.encoding.models import get_encoder
+from service.serving.auth import Tenant
+from service.settings import Settings
+from service.store import ALL_TENANTS, Store, TenantStore
+
+log = logging.getLogger("gaplens")
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` so that it survives a crash once this returns: temp file, fsync, rename, fsync dir."""
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class ServiceBase:
+    """The store, the index and the files every part of the service reads or writes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store  # opened by start()
+        self.uploads = settings.data_dir / "uploads"
+        self.pages = settings.data_dir / "pages"
+        self._index: PassageIndex | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self._submitting = threading.Lock()
+        self._resume = True
+        self._heartbeat: threading.Thread | None = None
+        # which process (and which start of it) holds a job's lease: "host:pid:token"
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # With several workers one tenant may hold all but one, so others always have a turn.
+        workers = settings.job_workers
+        self._per_tenant = workers - 1 if workers > 1 else None
+        self._index_upto = 0
+        self._index_sync = threading.Lock()
+
+    @property
+    def _every(self) -> TenantStore:
+        """The workers' and the index's view: every tenant's jobs and passages (each job names its tenant)."""
+        return self.store.for_tenant(ALL_TENANTS)
+
+    def _of(self, tenant: Tenant) -> TenantStore:
+        return self.store.for_tenant(tenant.id)
+
+    @property
+    def index(self) -> PassageIndex:
+        if self._index is None:
+            model = self.settings.embedding_model
+            dim = get_encoder(model, self.settings.encoder_runtime).dim
+            index = PassageIndex(self.settings.data_dir / "index", model, int(dim or 0))
+            ids, vectors = self._every.all_passage_vectors(model)
+            if not index.load(expected_count=len(ids)):
+                log.info("rebuilding the passage index from the store (%d passages)", len(ids))
+                index.rebuild(ids, vectors)
+            self._index_upto = max(ids, default=0)
+            self._index = index
+        return self._index
+
+    def _catch_up_index(self) -> None:
+        """Add passages another process stored (a second server on the same PostgreSQL) to our index.
+
+        One cheap query per search when nothing is new; the store is the truth, the index a copy.
+        """
+        if self._every.last_passage_id() <= self._index_upto:
+            return
+        with self._index_sync:
+            ids, vectors = self._every.all_passage_vectors(self.settings.embedding_model, self._index_upto)
+            if ids:
+                self.index.add(ids, vectors)
+                self._index_upto = max(self._index_upto, max(ids))
+
+    # --- uploads and jobs ------------------------------------------------------------------
+    def upload_path(self, sha256: str) -> Path:
+        """Where an uploaded PDF is kept: content-addressed, so a re-upload finds the same file."""
+        return self.uploads / f"{sha256}.pdf"
+
+    def page_texts_path(self, sha256: str) -> Path:
+        """Where the raw page texts read while validating an upload are kept, beside the PDF."""
+        return self.uploads / f"{sha256}.pages.json"
+
+    def stored_page_texts(self, sha256: str) -> list[str] | None:
+        """The page texts kept at upload; None for an upload from before they were kept, or a bad file."""
+        try:
+            texts = json.loads(self.page_texts_path(sha256).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        valid = isinstance(texts, list) and all(isinstance(t, str) for t in texts)
+        return texts if valid else None
