@@ -71,6 +71,7 @@ PREVIOUS_RELEASE ?= 7e81200
 eval: setup
 	$(BIN)/python eval/eval_v2.py --previous $(PREVIOUS_RELEASE)
 	$(BIN)/python eval/agreement.py
+	$(BIN)/python eval/expert_agreement.py corpora/labels_expert_sample/blind_v2.jsonl corpora/labels_expert_sample/blind_v3.jsonl
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache
