@@ -230,12 +230,16 @@ def batch(
 
 def _table(title: str, rows: list[dict[str, object]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    from service.names import printable
+
+    table = Table(title=Text(printable(title)))
     for name in rows[0]:
         table.add_column(name, justify="left" if name in ("label", "profile") else "right")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        # names come from the store: escaped, so neither a terminal escape nor rich markup acts
+        table.add_row(*("" if v is None else Text(printable(str(v))) for v in row.values()))
     Console().print(table)
 
 
@@ -403,14 +407,18 @@ def keys_create(
     admin: Annotated[bool, typer.Option(help="May make keys and see the queue through the API")] = False,
 ) -> None:
     """Make a key and print it: it is shown this once and stored only as a hash."""
+    from rich.markup import escape
+
     from service.auth import create_api_key
+    from service.names import tenant_name
 
     try:
         key = create_api_key(_store(), tenant, admin)
     except GapLensError as exc:
         raise _fail(exc) from exc
     role = " (admin)" if admin else ""
-    err.print(f"key for tenant [bold]{tenant.strip()}[/bold]{role}; keep it, it is not shown again:")
+    name = escape(tenant_name(tenant))  # the name as stored (create_api_key checked it)
+    err.print(f"key for tenant [bold]{name}[/bold]{role}; keep it, it is not shown again:")
     print(key)
 
 
@@ -473,7 +481,13 @@ def serve(
         raise _fail(exc) from None
     configure_logging(settings.log_format)
     uvicorn.run(
-        create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False
+        create_app(settings),
+        host=host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        # the app believes X-Forwarded-For only from GAPLENS_TRUSTED_PROXIES (service/app.py)
+        proxy_headers=False,
     )
 
 

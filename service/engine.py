@@ -187,11 +187,12 @@ class GapLensService:
             log.info("requeued %d jobs whose process is gone", requeued)
 
     def _beat(self) -> None:
-        """Renew the leases of this process's running jobs; requeue jobs whose process is gone."""
+        """Renew this process's job leases, requeue jobs whose process is gone, forget expired sessions."""
         while not self._stop.wait(LEASE_SECONDS / 4):
             try:
                 self._every.renew_leases(self.owner, LEASE_SECONDS)
                 self._requeue_abandoned()
+                self.store.sweep_sessions()
             except Exception:  # a database hiccup must not stop the heartbeat for good
                 log.exception("heartbeat failed; trying again")
 
@@ -503,7 +504,7 @@ class GapLensService:
         return auth.tenant_for_session(self.store, token)
 
     def start_session(self, tenant: Tenant) -> str:
-        return auth.start_session(self.store, tenant)
+        return auth.start_session(self.store, tenant, self.settings.max_sessions_per_key)
 
     def end_session(self, token: str) -> None:
         auth.end_session(self.store, token)

@@ -3,20 +3,20 @@
 One row per report (coverage per SDG and per step, profile, timings: service/report_table.py) and
 one row per passage (its labels and scores). The files are rewritten from the store after every batch
 run, so a run that resumed after a crash writes the same complete files as one that never stopped.
+The CSV files are written through service/csv_cells.py (no cell runs as a formula); Parquet keeps the
+raw text.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from service.csv_cells import csv_text, write_table_csv
 from service.manifest import BatchItem
 from service.report_table import report_row
 from service.store import ReportRow, TenantStore
@@ -50,7 +50,7 @@ def _write_atomically(path: Path, write: Any) -> None:
 def _write_table(rows: list[dict[str, Any]], parquet: Path, csv_path: Path) -> None:
     table = pa.Table.from_pylist(rows)
     _write_atomically(parquet, lambda p: pq.write_table(table, p))
-    _write_atomically(csv_path, lambda p: pacsv.write_csv(table, p))
+    _write_atomically(csv_path, lambda p: write_table_csv(table, p))
 
 
 def _passage_rows(store: TenantStore, report: ReportRow) -> list[dict[str, Any]]:
@@ -114,9 +114,7 @@ def write_results(
         for sha in paths
         if rows[sha].status in ("failed", "rejected")
     ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("path", "sha256", "company", "status", "error"))
-    writer.writerows(failures)
-    _write_atomically(outputs["failures"], lambda p: p.write_text(buffer.getvalue(), encoding="utf-8"))
+    columns = ("path", "sha256", "company", "status", "error")
+    text = csv_text(columns, (dict(zip(columns, failure, strict=True)) for failure in failures))
+    _write_atomically(outputs["failures"], lambda p: p.write_text(text, encoding="utf-8"))
     return outputs
