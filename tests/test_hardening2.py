@@ -26,8 +26,9 @@ from service.app import create_app
 from service.auth import create_api_key, key_hash
 from service.cli import app as cli_app
 from service.csv_cells import FORMULA_STARTS, csv_text
+from service.errors import BadManifest
 from service.export import write_results
-from service.manifest import BatchItem
+from service.manifest import BatchItem, read_manifest
 from service.records import NegativeEvidence
 from service.report_table import analysis_csv
 from service.settings import Settings, get_settings
@@ -296,6 +297,18 @@ def test_names_with_control_characters_are_refused_naming_the_field(client, keys
         data={field: UNSAFE["line break"]},
     )
     assert page.status_code == 422 and field in page.text and "Acme" not in page.text
+
+
+def test_a_batch_manifest_takes_names_by_the_same_rule(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    rows = [["path", "company", "sector", "year"], ["a.pdf", "ＡＣＭＥ", "Energy", "2023"]]
+    manifest.write_text("".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+    assert [(item.company, item.sector) for item in read_manifest(manifest)] == [("ACME", "energy")]
+    rows.append(["b.pdf", "Acme\u202eCorp", "Energy", "2023"])
+    manifest.write_text("".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+    with pytest.raises(BadManifest, match="company must not hold control") as refused:
+        read_manifest(manifest)
+    assert "Acme" not in str(refused.value)
 
 
 def test_names_are_normalised_where_they_are_stored_and_looked_up(client, keys, a_report):

@@ -92,7 +92,8 @@ class SignInThrottle:
     source trying many keys; per key prefix one key tried from many addresses (a rotating proxy, a
     spoofed X-Forwarded-For); the overall cap is the backstop against a flood from everywhere, and
     beyond it failures are also slowed (SLOW_FAILURE_SECONDS). Keys are 256 random bits, so
-    guessing is hopeless anyway; the throttle makes a flood of bad keys cheap to answer and visible.
+    guessing is hopeless anyway; the throttle bounds how fast bad keys are tried and makes a flood
+    visible. Each attempt still costs one indexed lookup: only that tells a valid key from a bad one.
     """
 
     def __init__(self, per_source: str, overall: str) -> None:
