@@ -11,7 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GAPLENS_DATA_DIR=/data \
     GAPLENS_HOST=0.0.0.0 \
     GAPLENS_AUTH=keys \
-    GAPLENS_LOG_FORMAT=json
+    GAPLENS_LOG_FORMAT=json \
+    GAPLENS_TRUSTED_PROXIES=""
+# Served on 0.0.0.0: put it behind a TLS proxy and name that proxy's address (or network), e.g.
+# `-e GAPLENS_TRUSTED_PROXIES=10.0.0.5`, so X-Forwarded-For names each client; empty trusts no proxy,
+# and every client behind it shares its address for the failed sign-in count (README, "Limits").
 
 # OCR of scanned reports (English and Dutch); Debian's packages, their versions fixed by the base image.
 # hadolint ignore=DL3008

@@ -8,6 +8,7 @@ log line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,11 +24,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import __version__
 from service.api import benchmarks, keys, reports, texts
 from service.errors import GapLensError, Unauthorized
-from service.http.deps import RequestRate
+from service.http.deps import RequestRate, SignInThrottle
 from service.http.guards import RequestGuard
 from service.logs import REQUEST_ID, request_id_from
 from service.serving.engine import GapLensService
@@ -101,7 +103,8 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
         redoc_url=None,
     )
     app.state.rate = RequestRate(settings.rate_limit)
-    app.state.failures = RequestRate(settings.failed_sign_in_rate)
+    app.state.failures = SignInThrottle(settings.failed_sign_in_rate, settings.failed_sign_in_global_rate)
+    app.state.sign_ins = RequestRate(settings.sign_in_rate)
     app.add_middleware(
         RequestGuard, local_mode=settings.auth == "local", upload_bytes=settings.max_upload_bytes
     )
@@ -134,8 +137,14 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
             )
             REQUEST_ID.reset(token)
 
+    trust_proxies(app, settings.trusted_proxies)
+
     @app.exception_handler(GapLensError)
     async def gaplens_error(request: Request, exc: GapLensError) -> Response:
+        # failed sign-ins beyond the overall cap are slowed here, on the loop, holding no thread
+        slow_down = getattr(request.state, "slow_down", 0.0)
+        if slow_down:
+            await asyncio.sleep(slow_down)
         if is_page(request):
             if isinstance(exc, Unauthorized) and request.method == "GET":
                 return RedirectResponse(pages.login_url(request), status_code=303)
@@ -179,6 +188,18 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
+
+
+def trust_proxies(app: FastAPI, proxies: str) -> None:
+    """Take the client's address (and scheme) from X-Forwarded-For/-Proto, only from these proxies.
+
+    ``GAPLENS_TRUSTED_PROXIES``: comma-separated addresses or networks, "*" for any; empty (the
+    default) trusts none, so nobody can pick the address their failed sign-ins are counted under.
+    The outermost middleware, so every other one and the routes see the real client.
+    ``gaplens serve`` switches uvicorn's own proxy handling off (it trusts loopback by default).
+    """
+    if proxies.strip():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)  # type: ignore[arg-type]
 
 
 def add_docs(app: FastAPI) -> None:

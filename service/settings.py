@@ -51,8 +51,17 @@ class Settings(BaseSettings):
     max_job_seconds: float = 900.0
     max_jobs_per_tenant: int = 4
     rate_limit: str = "600/minute"
-    # Wrong keys and expired sessions per client address; beyond it every attempt is answered 429.
+    # Wrong keys and expired sessions per client address and per key prefix; beyond it a failed
+    # attempt is answered 429 instead of 401 (a valid key never is). The overall cap counts failures
+    # from every source; beyond it failures are also slowed (service/http/deps.py, SignInThrottle).
     failed_sign_in_rate: str = "30/minute"
+    failed_sign_in_global_rate: str = "300/minute"
+    # Proxies whose X-Forwarded-For / -Proto are believed: comma-separated addresses or networks
+    # ("*": any). Empty: none, the client's address is the connection's (service/app.py).
+    trusted_proxies: str = ""
+    # Sign-ins at /login per key, and the sessions one key keeps (the oldest ends first).
+    sign_in_rate: str = "10/minute"
+    max_sessions_per_key: int = 20
     # A PDF is opened in a child process with this much memory and time, so a PDF bomb hurts no one.
     # The PDF limits' defaults are PdfLimits' own (service/reading/pdf_limits.py): one set for every caller.
     pdf_parse_memory_mb: int = DEFAULT_LIMITS.memory_mb

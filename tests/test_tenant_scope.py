@@ -27,7 +27,7 @@ TENANT_ROWS = ("ReportRow", "JobRow", "PassageRow")
 UNSCOPED = {
     "open", "upgrade", "for_tenant", "engine", "session", "ping", "hold_for_serving",
     "release_serving", "tenant_id", "add_api_key", "key_owner", "add_session", "session_owner",
-    "end_session", "api_keys", "revoke_api_key", "get_vectors", "put_vectors",
+    "end_session", "sweep_sessions", "api_keys", "revoke_api_key", "get_vectors", "put_vectors",
 }  # fmt: skip
 # helpers of the query classes that apply the scope (each checked below to do so)
 SCOPING = ("_own", "_sees", "_owner", "_passages", "_report", "_job", "_next_queued")

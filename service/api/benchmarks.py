@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from service.http.deps import ReportId, ServiceDep, TenantDep, csv_download
+from service.http.deps import NameText, ReportId, ServiceDep, TenantDep, csv_download
 
 router = APIRouter(prefix="/v1", tags=["benchmarks"])
-Name = Annotated[str, Path(min_length=1, max_length=256)]
+# normalised as names are when they are stored (service/names.py), so the same spelling finds them
+Name = Annotated[NameText, Path(min_length=1, max_length=256)]
 
 
 @router.get("/sectors")

@@ -9,8 +9,17 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from service.api.schemas import CleanText, EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
-from service.http.deps import MAX_ID, JobId, OptionalPassageId, ReportId, ServiceDep, TenantDep, csv_download
+from service.api.schemas import EvidenceOut, JobOut, PassageOut, ReportOut, ReportPatch
+from service.http.deps import (
+    MAX_ID,
+    JobId,
+    NameText,
+    OptionalPassageId,
+    ReportId,
+    ServiceDep,
+    TenantDep,
+    csv_download,
+)
 from service.judging.evidence import Side
 from service.serving.engine import ReportMeta
 from service.serving.report_table import analysis_csv
@@ -23,8 +32,8 @@ async def upload_report(
     service: ServiceDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File(description="The report PDF")],
-    company: Annotated[CleanText, Form(max_length=256)] = "",
-    sector: Annotated[CleanText, Form(max_length=128)] = "",
+    company: Annotated[NameText, Form(max_length=256)] = "",
+    sector: Annotated[NameText, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[
         bool, Form(description="count it, anonymously, in other tenants' benchmarks")

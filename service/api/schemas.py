@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.http.deps import CleanText
+from service.http.deps import CleanText, TenantNameText
 
 
 class JobOut(BaseModel):
@@ -51,7 +51,7 @@ class ReportPatch(BaseModel):
 class KeyIn(BaseModel):
     """A new API key for a tenant (made if new)."""
 
-    tenant: CleanText = Field(min_length=1, max_length=128)
+    tenant: TenantNameText = Field(min_length=1, max_length=128)
     admin: bool = False
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.schemas import ClassifyIn, ClassifyOut, PassageOut, SearchHitOut
-from service.http.deps import OptionalReportId, ServiceDep, TenantDep
+from service.http.deps import NameText, OptionalReportId, ServiceDep, TenantDep
 from service.serving.engine import classification_rows
 
 router = APIRouter(prefix="/v1", tags=["texts"])
@@ -29,7 +29,7 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=2000)],
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     report_id: OptionalReportId = None,
-    sector: Annotated[str | None, Query(max_length=128)] = None,
+    sector: Annotated[NameText | None, Query(max_length=128)] = None,
 ) -> list[SearchHitOut]:
     """Your stored passages closest in meaning to ``q``, optionally within one report or sector."""
     hits = service.search(q, tenant, k, report_id, sector)

@@ -32,10 +32,14 @@ def _store() -> Store:
 
 def _table(title: str, rows: list[dict[str, object]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title)
+    from service.names import printable
+
+    table = Table(title=Text(printable(title)))
     for name in rows[0]:
         table.add_column(name, justify="left" if name in ("label", "profile") else "right")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        # names come from the store: escaped, so neither a terminal escape nor rich markup acts
+        table.add_row(*("" if v is None else Text(printable(str(v))) for v in row.values()))
     Console().print(table)

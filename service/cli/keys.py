@@ -18,6 +18,9 @@ def keys_create(
     admin: Annotated[bool, typer.Option(help="May make keys and see the queue through the API")] = False,
 ) -> None:
     """Make a key and print it: it is shown this once and stored only as a hash."""
+    from rich.markup import escape
+
+    from service.names import tenant_name
     from service.serving.auth import create_api_key
 
     try:
@@ -25,7 +28,8 @@ def keys_create(
     except GapLensError as exc:
         raise _fail(exc) from exc
     role = " (admin)" if admin else ""
-    err.print(f"key for tenant [bold]{tenant.strip()}[/bold]{role}; keep it, it is not shown again:")
+    name = escape(tenant_name(tenant))  # the name as stored (create_api_key checked it)
+    err.print(f"key for tenant [bold]{name}[/bold]{role}; keep it, it is not shown again:")
     print(key)
 
 

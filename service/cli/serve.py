@@ -39,5 +39,11 @@ def serve(
         raise _fail(exc) from None
     configure_logging(settings.log_format)
     uvicorn.run(
-        create_app(settings), host=host, port=port or settings.port, log_config=None, access_log=False
+        create_app(settings),
+        host=host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        # the app believes X-Forwarded-For only from GAPLENS_TRUSTED_PROXIES (service/app.py)
+        proxy_headers=False,
     )

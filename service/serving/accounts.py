@@ -18,7 +18,7 @@ class Accounts(ServiceBase):
         return auth.tenant_for_session(self.store, token)
 
     def start_session(self, tenant: Tenant) -> str:
-        return auth.start_session(self.store, tenant)
+        return auth.start_session(self.store, tenant, self.settings.max_sessions_per_key)
 
     def end_session(self, token: str) -> None:
         auth.end_session(self.store, token)

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from service import names
 from service.errors import BadInput, Unauthorized
 from service.store import LOCAL_TENANT, LOCAL_TENANT_ID, Store
 
@@ -38,10 +39,14 @@ def key_hash(key: str) -> str:
 
 
 def create_api_key(store: Store, tenant_name: str, admin: bool = False) -> str:
-    """Make a key for ``tenant_name`` (the tenant too, if new) and return it; it is not stored."""
-    name = tenant_name.strip()
-    if not name or len(name) > 128:
-        raise BadInput("a tenant name is 1 to 128 characters")
+    """Make a key for ``tenant_name`` (the tenant too, if new) and return it; it is not stored.
+
+    Tenant names are a safe ASCII set (service/names.py): no look-alike can pass for another tenant.
+    """
+    try:
+        name = names.tenant_name(tenant_name)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     store.add_api_key(store.tenant_id(name, create=True), key_hash(key), key[:12], admin)
     return key
@@ -58,12 +63,17 @@ def tenant_for_key(store: Store, key: str) -> Tenant:
     return Tenant(tenant.id, tenant.name, row.admin, row.id)
 
 
-def start_session(store: Store, tenant: Tenant) -> str:
-    """A new sign-in for the key ``tenant`` came with; returns the token for the browser's cookie."""
+def start_session(store: Store, tenant: Tenant, keep: int) -> str:
+    """A new sign-in for the key ``tenant`` came with; returns the token for the browser's cookie.
+
+    The key keeps at most ``keep`` live sessions: beyond them the oldest ends, so a flood of
+    sign-ins cannot pile up sessions kept for hours.
+    """
     if tenant.key_id is None:
         raise Unauthorized("only an API key can sign in")
     token = secrets.token_urlsafe(32)
-    store.add_session(tenant.key_id, key_hash(token), datetime.now(UTC) + timedelta(hours=SESSION_HOURS))
+    expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)
+    store.add_session(tenant.key_id, key_hash(token), expires, keep=keep)
     return token
 
 

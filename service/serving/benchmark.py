@@ -8,14 +8,13 @@ the same as pandas' and R's type 7, so researchers can reproduce them from repor
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from service.errors import NotFound
+from service.serving.csv_cells import csv_text
 from service.serving.report_table import coverage_columns, stored_report
 from service.store import ALL_TENANTS, AllTenants, ReportRow, Scope, Store
 
@@ -49,11 +48,8 @@ class SectorBenchmark:
         return asdict(self)
 
     def to_csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["sector", *LabelStats.__dataclass_fields__])
-        writer.writeheader()
-        writer.writerows({"sector": self.sector, **asdict(stats)} for stats in self.labels)
-        return buffer.getvalue()
+        rows = ({"sector": self.sector, **asdict(stats)} for stats in self.labels)
+        return csv_text(["sector", *LabelStats.__dataclass_fields__], rows)
 
 
 def label_stats(label: str, values: list[float]) -> LabelStats:

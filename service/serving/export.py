@@ -5,21 +5,22 @@ one row per passage (its labels and scores), and the decisions with their eviden
 report, indicator and evidence item (indicators), and per report, regulatory-view element, mapped
 indicator and evidence item (views). The files are rewritten from the store after every batch run,
 so a run that resumed after a crash writes the same complete files as one that never stopped.
+The CSV files are written through service/serving/csv_cells.py (no cell runs as a formula); Parquet keeps the
+raw text.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from service.records import GapReport
+from service.serving.csv_cells import csv_text, inert, write_table_csv
 from service.serving.manifest import BatchItem
 from service.serving.report_table import indicator_rows, report_row, stored_report, view_rows
 from service.store import ReportRow, TenantStore
@@ -91,7 +92,7 @@ def _write_atomically(path: Path, write: Any) -> None:
 def _write_table(rows: list[dict[str, Any]], parquet: Path, csv_path: Path) -> None:
     table = pa.Table.from_pylist(rows)
     _write_atomically(parquet, lambda p: pq.write_table(table, p))
-    _write_atomically(csv_path, lambda p: pacsv.write_csv(table, p))
+    _write_atomically(csv_path, lambda p: write_table_csv(table, p))
 
 
 def _passage_rows(store: TenantStore, report: ReportRow) -> list[dict[str, Any]]:
@@ -122,11 +123,11 @@ def _passage_rows(store: TenantStore, report: ReportRow) -> list[dict[str, Any]]
 
 
 def csv_rows(handle: Any, columns: Sequence[str], rows: list[dict[str, Any]], header: bool) -> None:
-    """Rows of report text as CSV (None as an empty cell): the one writer for the decision tables."""
+    """Rows of report text as CSV (None as an empty cell), a report at a time; cells made inert."""
     writer = csv.DictWriter(handle, columns, restval="")
     if header:
         writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows({k: "" if v is None else inert(v) for k, v in row.items()} for row in rows)
 
 
 def _write_decisions(
@@ -194,9 +195,7 @@ def write_results(
         for sha in paths
         if rows[sha].status in ("failed", "rejected")
     ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(("path", "sha256", "company", "status", "error"))
-    writer.writerows(failures)
-    _write_atomically(outputs["failures"], lambda p: p.write_text(buffer.getvalue(), encoding="utf-8"))
+    columns = ("path", "sha256", "company", "status", "error")
+    text = csv_text(columns, (dict(zip(columns, failure, strict=True)) for failure in failures))
+    _write_atomically(outputs["failures"], lambda p: p.write_text(text, encoding="utf-8"))
     return outputs

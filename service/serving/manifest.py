@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.errors import BadManifest
+from service.names import display_name
 
 MANIFEST_COLUMNS = ("path", "company", "sector", "year")
 OPTIONAL_COLUMNS = ("country", "language")
@@ -45,11 +46,19 @@ def _year(value: str, where: str) -> int | None:
     return year
 
 
+def _name(row: dict[str, str], column: str, where: str) -> str:
+    """A company or sector name by the same rule as the API's (service/names.py)."""
+    try:
+        return display_name(row.get(column) or "")
+    except ValueError as exc:
+        raise BadManifest(f"{where}: {column} {exc}") from None
+
+
 def _item(row: dict[str, str], path: Path, where: str) -> BatchItem:
     return BatchItem(
         path=path,
-        company=(row.get("company") or "").strip() or path.stem,
-        sector=(row.get("sector") or "").strip().lower(),
+        company=_name(row, "company", where) or path.stem,
+        sector=_name(row, "sector", where).lower(),
         year=_year(row.get("year") or "", where),
         country=(row.get("country") or "").strip(),
         language=(row.get("language") or "").strip().lower(),

@@ -7,13 +7,12 @@ typed ``GapReport`` (``stored_report`` reads it back from the store), never its 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from service.errors import NotFound
 from service.records import Evidence, GapReport
+from service.serving.csv_cells import csv_text
 from service.store import ReportRow
 
 TIMED_STAGES = ("parsing", "segmenting", "embedding", "classifying", "scoring", "total")
@@ -205,9 +204,6 @@ def analysis_csv(report: GapReport) -> str:
     A row per SDG and per due-diligence step first (as before the rubric), then a row per rubric
     indicator (`framework` = indicator, with the `reason` for its decision), per article or element of
     each regulatory view (`view:csddd`, `view:esrs_gov4`, `view:agt`) and per piece of negative evidence.
+    Report text in a cell never runs as a formula (service/serving/csv_cells.py).
     """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, ANALYSIS_CSV_COLUMNS, restval="")
-    writer.writeheader()
-    writer.writerows(_coverage_rows(report) + _rubric_rows(report))
-    return buffer.getvalue()
+    return csv_text(ANALYSIS_CSV_COLUMNS, _coverage_rows(report) + _rubric_rows(report))

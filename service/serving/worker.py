@@ -90,11 +90,12 @@ class Worker(ServiceBase):
             log.info("requeued %d jobs whose process is gone", requeued)
 
     def _beat(self) -> None:
-        """Renew the leases of this process's running jobs; requeue jobs whose process is gone."""
+        """Renew this process's job leases, requeue jobs whose process is gone, forget expired sessions."""
         while not self._stop.wait(LEASE_SECONDS / 4):
             try:
                 self._every.renew_leases(self.owner, LEASE_SECONDS)
                 self._requeue_abandoned()
+                self.store.sweep_sessions()
             except Exception:  # a database hiccup must not stop the heartbeat for good
                 log.exception("heartbeat failed; trying again")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.errors import NotFound
@@ -52,9 +52,28 @@ class KeyQueries:
             row = s.execute(query).first()
             return (row[0], row[1]) if row else None
 
-    def add_session(self, key_id: int, token_hash: str, expires_at: datetime) -> None:
+    def add_session(
+        self, key_id: int, token_hash: str, expires_at: datetime, keep: int | None = None
+    ) -> None:
+        """A new session; with ``keep``, the key's oldest sessions beyond the newest ``keep`` end."""
         with self._db.session() as s:
             s.add(SessionRow(key_id=key_id, token_hash=token_hash, expires_at=expires_at))
+            s.flush()
+            if keep is not None:
+                newest = (
+                    select(SessionRow.id)
+                    .where(SessionRow.key_id == key_id)
+                    .order_by(SessionRow.id.desc())
+                    .limit(max(1, keep))
+                )
+                s.execute(delete(SessionRow).where(SessionRow.key_id == key_id, SessionRow.id.not_in(newest)))
+        self.sweep_sessions()
+
+    def sweep_sessions(self) -> int:
+        """Forget every expired session (the service's heartbeat calls this); returns how many."""
+        with self._db.session() as s:
+            result = s.execute(delete(SessionRow).where(SessionRow.expires_at < utc_now()))
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def session_owner(self, token_hash: str) -> tuple[ApiKeyRow, TenantRow] | None:
         """The live key and tenant behind an unexpired session; None when it ended or its key was revoked."""

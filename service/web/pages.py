@@ -19,13 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from service.http.deps import (
     SESSION_COOKIE,
-    CleanText,
     JobId,
+    NameText,
     OptionalReportId,
     ReportId,
     ServiceDep,
     TenantDep,
     checked_credential,
+    count_sign_in,
 )
 from service.pipeline import STAGES
 from service.serving.auth import SESSION_HOURS
@@ -77,8 +78,8 @@ async def upload_form(
     service: ServiceDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File()],
-    company: Annotated[CleanText, Form(max_length=256)] = "",
-    sector: Annotated[CleanText, Form(max_length=128)] = "",
+    company: Annotated[NameText, Form(max_length=256)] = "",
+    sector: Annotated[NameText, Form(max_length=128)] = "",
     year: Annotated[int | None, Form(ge=1900, le=2100)] = None,
     shareable: Annotated[bool, Form()] = False,
 ) -> RedirectResponse:
@@ -148,7 +149,7 @@ def sectors_page(request: Request, service: ServiceDep, tenant: TenantDep) -> HT
 
 # {sector:path}: a sector may hold "/" ("oil/gas"); its links quote it only as a path (service/web/templates)
 @router.get("/sectors/{sector:path}", response_class=HTMLResponse)
-def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector: str) -> HTMLResponse:
+def sector_page(request: Request, service: ServiceDep, tenant: TenantDep, sector: NameText) -> HTMLResponse:
     """Distributions per SDG and per step within one sector (box plots and the numbers)."""
     return render(request, "sector.html", sector_context(service, tenant, sector, request_language(request)))
 
@@ -186,7 +187,8 @@ def login(
     leaves nothing in the browser that still opens the tenant. Cross-site posts never get here
     (service/http/guards.py), so another site cannot sign a visitor in to its own tenant.
     """
-    tenant = checked_credential(request, service, lambda: service.tenant_for_key(key.strip()))
+    tenant = checked_credential(request, service, lambda: service.tenant_for_key(key.strip()), key.strip())
+    count_sign_in(request, tenant)
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
