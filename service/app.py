@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from service import __version__
-from service.api import benchmarks, keys, reports, texts
+from service.api import benchmarks, keys, reports, reviews, texts
 from service.engine import GapLensService
 from service.errors import GapLensError, Unauthorized
 from service.http.deps import RequestRate
@@ -33,6 +33,7 @@ from service.http.guards import RequestGuard
 from service.logs import REQUEST_ID, request_id_from
 from service.settings import Settings, get_settings
 from service.web import pages
+from service.web import reviews as review_pages
 
 API_PREFIXES = ("/v1", "/health", "/docs", "/openapi.json", "/static")
 access_log = logging.getLogger("gaplens.access")
@@ -176,7 +177,9 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
     app.include_router(texts.router)
     app.include_router(benchmarks.router)
     app.include_router(keys.router)
+    app.include_router(reviews.router)
     app.include_router(pages.router)
+    app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 
