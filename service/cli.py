@@ -327,12 +327,18 @@ def train_tuned_command(
         Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
     ] = None,
     multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
+    reviews: Annotated[
+        list[Path] | None,
+        typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
+    ] = None,
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
+    from classifiers.labelled import read_reviews
     from classifiers.linear import TUNED_DIR
     from classifiers.tuned_training import train_tuned
 
     settings = _training_settings()
+    reviewed = [text for path in reviews or [] for text in read_reviews(path)]
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -341,6 +347,7 @@ def train_tuned_command(
         models_dir or TUNED_DIR,
         multilingual=multilingual,
         log=lambda line: err.print(line),
+        reviewed=reviewed,
     )
     for name, meta in written.items():
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")

@@ -40,7 +40,7 @@ from service.report_table import stored_report
 from service.rubric import EVIDENCE_PER_INDICATOR, Rubric, load_rubric, step_scores
 from service.sdg_ladder import TOP_LEVEL, Ladder, load_ladder, refers_to_sdgs, sdg_summary
 from service.settings import Settings
-from service.store import PassageRow, ReportRow, ReviewRow, TenantStore
+from service.store import PassageRow, ReportRow, ReviewRow, Store, TenantStore
 from service.store.schema import as_utc
 from service.substance import load_substance_rules
 from service.views import regulatory_views
@@ -311,13 +311,18 @@ def passage_record(row: PassageRow) -> Passage:
 class ReviewDesk:
     """Reviews of one service's store: keeps them, lays them over analyses, exports them."""
 
-    def __init__(self, service: GapLensService) -> None:
-        self._service = service
-        self.settings = service.settings
-        self.rules = Rules.load(service.settings)
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self.settings = settings
+        self.rules = Rules.load(settings)
+
+    @classmethod
+    def of(cls, service: GapLensService) -> ReviewDesk:
+        """The desk over a running service's store (the API and the pages)."""
+        return cls(service.store, service.settings)
 
     def _of(self, tenant: Tenant) -> TenantStore:
-        return self._service.store.for_tenant(tenant.id)
+        return self._store.for_tenant(tenant.id)
 
     def reviews(self, report_id: int, tenant: Tenant) -> list[ReviewRow]:
         """Every review of the tenant's report, undone ones too, oldest first."""
@@ -330,7 +335,8 @@ class ReviewDesk:
         machine = stored_report(row)
         rows = own.reviews(report_id)
         changes = in_force(rows)
-        refers = bool(changes) and self._refers(own, row)
+        named = any(g.named for g in machine.sdg_ladder)
+        refers = bool(changes) and (named or self._refers(own, row))
         return machine, reviewed_report(machine, changes, self.rules, refers), rows
 
     def _refers(self, own: TenantStore, row: ReportRow) -> bool:
@@ -530,6 +536,8 @@ def labelled_passages(
             "text": passage.text,
             **{k: sorted((int(v) for v in values), key=int) for k, values in entry.items()},
             "report_sha256": report.sha256,
+            "language": report.language,
+            "heading": passage.heading,
             "page": passage.page,
             "reviewer": row.reviewer,
             "reviewed_at": as_utc(row.created_at).isoformat(),

@@ -14,8 +14,10 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
+from classifiers.labelled import reviewed_texts
 from service.app import create_app
 from service.auth import create_api_key
+from service.records import GapReport
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION
@@ -111,6 +113,9 @@ def test_a_decision_recomputes_the_scores_beside_the_machines(client, keys, repo
     assert indicator["decision"] == "met" and indicator["points"] == 1.0 and not indicator["advice"]
     assert [d["target"] for d in block["decisions"]] == [target["id"]]
     assert block["decisions"][0]["note"] == "policy on p. 12 covers it"
+    assert (
+        GapReport.from_dict(block["analysis"]).due_diligence_score == body["reviewed"]["due_diligence_score"]
+    )
     # the stored machine analysis is untouched
     assert machine(client, keys["a"], report) == analysis
 
@@ -235,6 +240,15 @@ def test_reviews_export_as_labelled_data(client, keys, report):
         if line["type"] != "passage"
     }
     assert ("goal_rung", "13") in rows and any(kind == "indicator" for kind, _ in rows)
+    # `gaplens train tuned --reviews` folds the passage lines in as training texts
+    texts = reviewed_texts(lines)
+    assert len(texts) == len(passages) and {(t.split, t.source) for t in texts} == {("train", "review")}
+    rejected = [
+        t
+        for t, line in zip(texts, passages, strict=True)
+        if line["rejected_dd_steps"] and not line["dd_steps"]
+    ]
+    assert rejected and all(t.steps == () for t in rejected)
     indicator = next(line for line in lines if line["type"] == "indicator")
     assert indicator["machine_decision"] != indicator["decision"] and indicator["note"]
 

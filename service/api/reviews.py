@@ -40,7 +40,7 @@ class ReviewIn(BaseModel):
 
 def get_desk(service: ServiceDep) -> ReviewDesk:
     """The reviews of the service's store."""
-    return ReviewDesk(service)
+    return ReviewDesk.of(service)
 
 
 DeskDep = Annotated[ReviewDesk, Depends(get_desk)]

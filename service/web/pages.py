@@ -112,7 +112,7 @@ def report_page(
     """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
     choice = EvidenceChoice(label, part)
     context = report_context(service, tenant, report_id, request_language(request), choice)
-    context |= review_context(ReviewDesk(service), tenant, report_id)
+    context |= review_context(ReviewDesk.of(service), tenant, report_id)
     return render(request, "report.html", context)
 
 

@@ -23,7 +23,7 @@ PlainId = Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")]
 
 def get_desk(service: ServiceDep) -> ReviewDesk:
     """The reviews of the service's store."""
-    return ReviewDesk(service)
+    return ReviewDesk.of(service)
 
 
 DeskDep = Annotated[ReviewDesk, Depends(get_desk)]
