@@ -170,15 +170,17 @@ def reviewed_indicator(
         unsettled = True
     if decision == result.decision and evidence == result.evidence:
         return result, unsettled
-    indicator = next(i for i in rules.rubric.indicators if i.id == result.id)
+    # the rubric's advice (an analysis stored before a rubric change may name an indicator it lacks)
+    indicator = next((i for i in rules.rubric.indicators if i.id == result.id), None)
+    advice = (indicator.advice, indicator.advice_nl) if indicator else (result.advice, result.advice_nl)
     keep_advice = decision != "met"
     reviewed = replace(
         result,
         decision=decision,
         points=rules.rubric.points[decision],
         evidence=evidence,
-        advice=indicator.advice if keep_advice else "",
-        advice_nl=indicator.advice_nl if keep_advice else "",
+        advice=advice[0] if keep_advice else "",
+        advice_nl=advice[1] if keep_advice else "",
     )
     return reviewed, unsettled
 
@@ -489,13 +491,17 @@ def _status_of(rows: Sequence[ReviewRow], passage_id: str) -> str:
     return status
 
 
-def _labels_of(on: str, report: GapReport) -> tuple[str, str]:
-    """(framework, label) that an ``on`` names: an indicator counts for its step."""
+def _known_labels(on: str, report: GapReport) -> tuple[str, str] | None:
+    """(framework, label) that an ``on`` names: an indicator counts for its step.
+
+    None for an indicator the rubric no longer has (a review outlives a rubric change).
+    """
     if on.startswith("sdg-"):
         return "sdgs", on.removeprefix("sdg-")
     if on.startswith("dd-"):
         return "dd_steps", on.removeprefix("dd-")
-    return "dd_steps", _indicator(report, on).step
+    found = [i.step for i in report.indicators if i.id == on]
+    return ("dd_steps", found[0]) if found else None
 
 
 def labelled_passages(
@@ -521,7 +527,10 @@ def labelled_passages(
         on = row.target if attach else row.after.get("on", "")
         rejected = row.after.get("status") == "rejected"
         if on:
-            framework, label = _labels_of(on, machine)
+            known = _known_labels(on, machine)
+            if known is None:
+                continue
+            framework, label = known
             entry[f"rejected_{framework}" if rejected else framework].add(label)
         elif not rejected:
             stored = passages[passage_id]
@@ -552,7 +561,11 @@ def decision_rows(
     for row in rows:
         if row.undone_at is None and row.kind in ("indicator_decision", "goal_rung"):
             latest[(row.kind, row.target)] = row
+    indicators = {i.id: i for i in machine.indicators}
+    goals = {g.goal: g for g in machine.sdg_ladder}
     for (kind, target), row in latest.items():
+        if target not in (indicators if kind == "indicator_decision" else goals):
+            continue  # the rubric no longer has it
         common = {
             "report_sha256": report.sha256,
             "company": report.company,
@@ -562,7 +575,7 @@ def decision_rows(
             "reviewed_at": as_utc(row.created_at).isoformat(),
         }
         if kind == "indicator_decision":
-            result = _indicator(machine, target)
+            result = indicators[target]
             yield {
                 "type": "indicator",
                 "indicator": target,
@@ -573,7 +586,7 @@ def decision_rows(
                 **common,
             }
         else:
-            goal = _goal(machine, target)
+            goal = goals[target]
             yield {
                 "type": "goal_rung",
                 "goal": goal.goal,
