@@ -274,10 +274,23 @@ def test_the_result_page_reviews_an_indicator_with_its_session(settings, keys, r
         assert "seen &lt;b&gt;on site&lt;/b&gt;" in item  # the note is text, never markup
         block = reviewed(client, keys["a"], report)
         rid = next(d["id"] for d in block["decisions"] if d["target"] == target["id"])
+        # a goal's rung, set from its row of the goal table
+        goal = next(g for g in analysis["sdg_ladder"] if g["goal"] == "7")
+        level = 1 if goal["level"] != 1 else 2
+        form = {"kind": "goal_rung", "target": "7", "level": str(level)}
+        assert (
+            browser.post(f"/reports/{report}/reviews", data=form, follow_redirects=False).status_code == 303
+        )
+        page = browser.get(f"/reports/{report}").text
+        row = page.split('<tr data-goal="7" data-level="')[1].split("</tr>")[0]
+        assert row.startswith(f'{level}"') and "Reviewed by Tenant A" in row
+        block = reviewed(client, keys["a"], report)
+        assert block["reviewed"]["goals"]["7"] == 20 * level
         assert "Beoordeeld door" in browser.get(f"/reports/{report}?lang=nl").text
         undo = browser.post(f"/reports/{report}/reviews/{rid}/undo", follow_redirects=False)
         assert undo.status_code == 303
         assert rid not in [d["id"] for d in reviewed(client, keys["a"], report)["decisions"]]
+        block = reviewed(client, keys["a"], report)
         # a bad form answers with the error page and keeps nothing
         bad = browser.post(
             f"/reports/{report}/reviews", data={"kind": "goal_rung", "target": "13", "level": "9"}

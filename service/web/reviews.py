@@ -47,6 +47,8 @@ def review_context(desk: ReviewDesk, tenant: Tenant, report_id: int) -> dict[str
             "decided": decided,
             "log": [review_json(r) for r in reversed(rows)],
             "unsettled": reviewed.unsettled,
+            "rung_levels": [(0, "")] + [(r.level, r.id) for r in desk.rules.ladder.rungs],
+            "goal_decided": {r.target: review_json(r) for r in in_force if r.kind == "goal_rung"},
         }
     }
 
