@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -331,14 +332,23 @@ def train_tuned_command(
         list[Path] | None,
         typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
     ] = None,
+    tenant_reviews: Annotated[
+        list[str] | None, typer.Option(help="Fold in this tenant's reviews, read from the store")
+    ] = None,
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
-    from classifiers.labelled import read_reviews
+    from classifiers.labelled import read_reviews, reviewed_texts
     from classifiers.linear import TUNED_DIR
     from classifiers.tuned_training import train_tuned
+    from service.reviews import tenant_review_lines
 
     settings = _training_settings()
     reviewed = [text for path in reviews or [] for text in read_reviews(path)]
+    for name in tenant_reviews or []:
+        try:
+            reviewed += reviewed_texts(tenant_review_lines(_store(), settings, name))
+        except GapLensError as exc:
+            raise _fail(exc) from exc
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -398,6 +408,30 @@ def train_gate_command(
     from classifiers.relevance import train_gate
 
     err.print(train_gate(_labelled_texts(), models_dir or TUNED_DIR))
+
+
+reviews_app = typer.Typer(help="Analysts' reviews of reports (the review loop).")
+app.add_typer(reviews_app, name="reviews")
+
+
+@reviews_app.command("export")
+def reviews_export(
+    tenant: Annotated[str, typer.Option(help="The tenant whose reviews to export")],
+    out: Annotated[Path | None, typer.Option(help="Write JSON lines here (default: standard output)")] = None,
+) -> None:
+    """A tenant's reviews as labelled data, as GET /v1/reviews/export gives them to the tenant."""
+    from service.reviews import tenant_review_lines
+
+    try:
+        lines = tenant_review_lines(_store(), get_settings(), tenant)
+    except GapLensError as exc:
+        raise _fail(exc) from exc
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    err.print(f"{len(lines)} lines of {tenant}'s reviews")
 
 
 keys_app = typer.Typer(help="API keys: every API call needs one (tenants see only their own reports).")

@@ -452,6 +452,12 @@ class ReviewDesk:
             yield from decision_rows(report, stored_report(report), rows)
 
 
+def tenant_review_lines(store: Store, settings: Settings, tenant_name: str) -> list[dict[str, Any]]:
+    """A tenant's review export, by the tenant's name (the operator's CLI); NotFound for no such tenant."""
+    tenant_id = store.tenant_id(tenant_name)
+    return list(ReviewDesk(store, settings).export_lines(Tenant(tenant_id, tenant_name)))
+
+
 def _indicator(report: GapReport, indicator_id: str) -> IndicatorResult:
     for result in report.indicators:
         if result.id == indicator_id:

@@ -13,8 +13,10 @@ from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from classifiers.labelled import reviewed_texts
+from service import cli
 from service.app import create_app
 from service.auth import create_api_key
 from service.records import GapReport
@@ -28,7 +30,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
-    return Settings(data_dir=tmp_path_factory.mktemp("reviews") / "data", database_url=None, auth="keys")
+    # generous PDF and job time limits: three uploads of the same PDF on a busy 2-core machine
+    folder = tmp_path_factory.mktemp("reviews") / "data"
+    return Settings(
+        data_dir=folder, database_url=None, auth="keys", pdf_parse_seconds=600, max_job_seconds=1800
+    )
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +257,16 @@ def test_reviews_export_as_labelled_data(client, keys, report):
     assert rejected and all(t.steps == () for t in rejected)
     indicator = next(line for line in lines if line["type"] == "indicator")
     assert indicator["machine_decision"] != indicator["decision"] and indicator["note"]
+
+
+def test_the_operator_exports_a_tenants_reviews_for_training(settings, keys, report, client, monkeypatch):
+    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    runner = CliRunner()
+    exported = runner.invoke(cli.app, ["reviews", "export", "--tenant", "Tenant A"])
+    assert exported.exit_code == 0, exported.output
+    api = client.get("/v1/reviews/export", headers=bearer(keys["a"])).text
+    assert exported.stdout == api and api
+    assert runner.invoke(cli.app, ["reviews", "export", "--tenant", "Nobody"]).exit_code == 2
 
 
 def test_the_result_page_reviews_an_indicator_with_its_session(settings, keys, report, client):
