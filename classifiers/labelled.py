@@ -286,6 +286,43 @@ def all_labelled(corpora_dir: Path, shared_data: Path, eval_data: Path) -> list[
     return deduplicated(texts)
 
 
+def reviewed_texts(lines: Iterable[dict]) -> list[LabelledText]:
+    """An analyst's reviewed passages (``gaplens`` review export, ``type: passage``) as training texts.
+
+    A framework's labels are what the analyst confirmed or attached in it; a passage only rejected in a
+    framework is no evidence in it (``()``, as the review makes it evidence nowhere); a framework the
+    review did not touch stays unlabelled (None). Every reviewed text is in the train split.
+    """
+    texts = []
+    for line in lines:
+        if line.get("type") != "passage":
+            continue
+        labels = []
+        for key in ("sdgs", "dd_steps"):
+            confirmed, rejected = line.get(key) or [], line.get(f"rejected_{key}") or []
+            labels.append(tuple(sorted(int(v) for v in confirmed)) if confirmed or rejected else None)
+        texts.append(
+            LabelledText(
+                id=f"review:{line['id']}",
+                text=line["text"],
+                sdgs=labels[0],
+                steps=labels[1],
+                split="train",
+                source="review",
+                lang=line.get("language") or "en",
+                report=f"review:{line.get('report_sha256', '')[:12]}",
+                heading=line.get("heading", ""),
+                page=int(line.get("page", 0)),
+            )
+        )
+    return texts
+
+
+def read_reviews(path: Path) -> list[LabelledText]:
+    """``reviewed_texts`` of a review export file (JSON lines)."""
+    return reviewed_texts(_jsonl(path))
+
+
 def deduplicated(texts: Iterable[LabelledText]) -> list[LabelledText]:
     """One text per (normalised text, language): a text drawn twice or repeated by another set counts once."""
     seen: set[tuple[str, str]] = set()

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import __version__
-from service.api import benchmarks, keys, reports, texts
+from service.api import benchmarks, keys, reports, reviews, texts
 from service.errors import GapLensError, Unauthorized
 from service.http.deps import RequestRate, SignInThrottle
 from service.http.guards import RequestGuard
@@ -35,6 +35,7 @@ from service.logs import REQUEST_ID, request_id_from
 from service.serving.engine import GapLensService
 from service.settings import Settings, get_settings
 from service.web import pages
+from service.web import reviews as review_pages
 
 API_PREFIXES = ("/v1", "/health", "/docs", "/openapi.json", "/static")
 access_log = logging.getLogger("gaplens.access")
@@ -185,7 +186,9 @@ def create_app(settings: Settings | None = None, resume_jobs: bool = True) -> Fa
     app.include_router(texts.router)
     app.include_router(benchmarks.router)
     app.include_router(keys.router)
+    app.include_router(reviews.router)
     app.include_router(pages.router)
+    app.include_router(review_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app
 

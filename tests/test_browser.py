@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from eval.server import GapLensServer, make_key
-from tests.conftest import ENGIE
+from tests.conftest import ENGIE, MAX_AUTOMATION
 
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -193,6 +193,31 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
     assert page.locator("h1").inner_text() == "Sectoren"
     page.goto(f"{server}/sectors/energy")
     assert page.locator("#sector-table tbody tr").count() == 2 + 17 + 6
+
+
+def test_an_analyst_reviews_an_indicator_on_the_result_page(server, page):
+    """Issue 25: decide an indicator with a note, see who reviewed it and both scores, then undo it."""
+    page.set_default_timeout(120_000)
+    page.goto(server)
+    page.set_input_files("#file", str(MAX_AUTOMATION))
+    page.click("#analyse")
+    page.wait_for_url("**/reports/*", timeout=240_000)
+    item = page.locator('#review li.review-indicator[data-decision="not_met"]').first
+    indicator = item.get_attribute("data-indicator")
+    machine_dd = page.locator('#review-scores tr[data-score="dd_score"] td').first.inner_text()
+    item.locator("summary").click()
+    item.locator("select[name=decision]").select_option("met")
+    item.locator("input[name=note]").fill("checked on site")
+    item.locator("form.review-decision button[type=submit]").click()
+    reviewed = page.locator(f'#review li.review-indicator[data-indicator="{indicator}"]')
+    expect(reviewed).to_have_attribute("data-decision", "met")
+    expect(reviewed.locator(".reviewed-by")).to_contain_text("Reviewed by Browser BV")
+    scores = page.locator('#review-scores tr[data-score="dd_score"] td')
+    assert scores.first.inner_text() == machine_dd and int(scores.nth(1).inner_text()) > int(machine_dd)
+    page.locator("#review").screenshot(path=_shot("review"))
+    page.locator("#review-log li").first.locator("button").click()
+    expect(reviewed).to_have_attribute("data-decision", "not_met")
+    expect(page.locator("#review-log li.undone")).to_have_count(1)
 
 
 def test_malformed_upload_shows_an_error_page(server, page, tmp_path):

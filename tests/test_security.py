@@ -142,6 +142,22 @@ def isolation_cases(ids: dict[str, int]) -> dict[tuple[str, str], dict]:
             "json": {"items": [{"id": "1", "text": "We cut our emissions."}]},
             "status": 200,
         },
+        # reviews (issue 25): A's report's reviews, and the export of B's own (none)
+        ("GET", "/v1/reports/{report_id}/reviews"): {"url": f"/v1/reports/{r}/reviews"},
+        ("POST", "/v1/reports/{report_id}/reviews"): {
+            "url": f"/v1/reports/{r}/reviews",
+            "json": {"kind": "goal_rung", "target": "13", "level": 1},
+        },
+        ("POST", "/v1/reports/{report_id}/reviews/{review_id}/undo"): {
+            "url": f"/v1/reports/{r}/reviews/1/undo"
+        },
+        ("GET", "/v1/reports/{report_id}/analysis/reviewed"): {"url": f"/v1/reports/{r}/analysis/reviewed"},
+        ("GET", "/v1/reviews/export"): {"url": "/v1/reviews/export", "status": 200, "absent": "text"},
+        ("POST", "/reports/{report_id}/reviews"): {
+            "url": f"/reports/{r}/reviews",
+            "data": {"kind": "goal_rung", "target": "13", "level": "1"},
+        },
+        ("POST", "/reports/{report_id}/reviews/{review_id}/undo"): {"url": f"/reports/{r}/reviews/1/undo"},
         # admin only
         ("POST", "/v1/keys"): {"url": "/v1/keys", "json": {"tenant": "Tenant A"}, "status": 403},
         ("GET", "/v1/admin/queue"): {"url": "/v1/admin/queue", "status": 403},
@@ -166,7 +182,12 @@ def test_another_tenant_gets_404_not_the_data(client, keys, a_report):
         if case is None:
             continue
         response = client.request(
-            method, case["url"], headers=bearer(keys["b"]), json=case.get("json"), follow_redirects=False
+            method,
+            case["url"],
+            headers=bearer(keys["b"]),
+            json=case.get("json"),
+            data=case.get("data"),
+            follow_redirects=False,
         )
         assert response.status_code == case.get("status", 404), (method, path, response.text[:300])
         if "absent" in case:
@@ -184,7 +205,7 @@ def test_missing_invalid_and_revoked_keys_get_401(client, keys, a_report):
         if not path.startswith("/v1"):
             continue
         url = path.replace(":path", "").format(
-            job_id=1, report_id=a_report["report"], page=1, sector="x", company="x"
+            job_id=1, report_id=a_report["report"], page=1, sector="x", company="x", review_id=1
         )
         for headers in (
             {},

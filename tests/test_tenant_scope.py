@@ -18,10 +18,11 @@ from service.store.db import ScopedQueries
 from service.store.jobs import JobQueries
 from service.store.passages import PassageQueries
 from service.store.reports import ReportQueries
+from service.store.reviews import ReviewQueries
 
 SERVICE = Path(__file__).resolve().parents[1] / "service"
-QUERY_CLASSES = (JobQueries, ReportQueries, PassageQueries)
-TENANT_ROWS = ("ReportRow", "JobRow", "PassageRow")
+QUERY_CLASSES = (JobQueries, ReportQueries, PassageQueries, ReviewQueries)
+TENANT_ROWS = ("ReportRow", "JobRow", "PassageRow", "ReviewRow")
 # What Store offers without a scope: opening and serving, tenants and keys, the vector cache (keys
 # scoped by tenant already), and for_tenant. A new public method must be added here on purpose.
 UNSCOPED = {
@@ -30,7 +31,7 @@ UNSCOPED = {
     "end_session", "sweep_sessions", "api_keys", "revoke_api_key", "get_vectors", "put_vectors",
 }  # fmt: skip
 # helpers of the query classes that apply the scope (each checked below to do so)
-SCOPING = ("_own", "_sees", "_owner", "_passages", "_report", "_job", "_next_queued")
+SCOPING = ("_own", "_sees", "_owner", "_passages", "_report", "_job", "_next_queued", "_reviewed_report")
 
 
 def public(cls: type) -> set[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, select
+from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, deduplicated, select
 from classifiers.linear import TUNED_DIR, model_files
 from classifiers.relevance import train_gate
 from classifiers.training.finetune import (
@@ -188,11 +188,18 @@ def train_tuned(
     exclude_reports: frozenset[str] = frozenset(),
     multilingual: bool = True,
     log: Callable[[str], None] = print,
+    reviewed: Sequence[LabelledText] = (),
 ) -> dict:
-    """Train and write the whole tuned release; returns the metadata of each written head."""
+    """Train and write the whole tuned release; returns the metadata of each written head.
+
+    ``reviewed``: analysts' reviewed passages (classifiers.labelled.reviewed_texts), folded into the
+    train split; where a text is also in the labelled sets, the analyst's labels win.
+    """
     started = time.perf_counter()
     config = config or TuneConfig()
-    texts = all_labelled(corpora_dir, shared_data, eval_data)
+    texts = deduplicated([*reviewed, *all_labelled(corpora_dir, shared_data, eval_data)])
+    if reviewed:
+        log(f"folding in {len(reviewed)} reviewed passages")
     sdg, dd = load_framework("sdg", corpora_dir), load_framework("oecd_dd", corpora_dir)
     encoder_dir = models_dir / TUNED_ENCODER
     train = english_training(texts, exclude_reports)
@@ -245,7 +252,7 @@ def train_multilingual(
         for t in select(texts, "train")
         if t.granularity != "page"
         and t.report not in exclude_reports
-        and t.source in ("v2", "sdg_report", "dd_report", "own")
+        and t.source in ("v2", "sdg_report", "dd_report", "own", "review")
     ]
     # The heads read only non-English text, so their thresholds are chosen on the non-English dev rows.
     dev = [t for t in select(texts, "dev") if t.granularity != "page" and t.lang != "en"]

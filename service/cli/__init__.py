@@ -7,11 +7,12 @@ registers every command.
 
 from __future__ import annotations
 
-from service.cli import analyze, batch, keys, serve, train
+from service.cli import analyze, batch, keys, reviews, serve, train
 from service.cli.common import app
 
 # The groups are added here, after the plain commands, in the order ``gaplens --help`` lists them.
 app.add_typer(train.train_app, name="train")
+app.add_typer(reviews.reviews_app, name="reviews")
 app.add_typer(keys.keys_app, name="keys")
 
 __all__ = ["analyze", "app", "batch", "keys", "main", "serve", "train"]

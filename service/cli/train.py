@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.common import err
+from service.cli.common import _fail, _store, err
+from service.errors import GapLensError
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -60,12 +61,27 @@ def train_tuned_command(
         Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
     ] = None,
     multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
+    reviews: Annotated[
+        list[Path] | None,
+        typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
+    ] = None,
+    tenant_reviews: Annotated[
+        list[str] | None, typer.Option(help="Fold in this tenant's reviews, read from the store")
+    ] = None,
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
+    from classifiers.labelled import read_reviews, reviewed_texts
     from classifiers.linear import TUNED_DIR
     from classifiers.training.tuned_training import train_tuned
+    from service.serving.reviews import tenant_review_lines
 
     settings = _training_settings()
+    reviewed = [text for path in reviews or [] for text in read_reviews(path)]
+    for name in tenant_reviews or []:
+        try:
+            reviewed += reviewed_texts(tenant_review_lines(_store(), settings, name))
+        except GapLensError as exc:
+            raise _fail(exc) from exc
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -74,6 +90,7 @@ def train_tuned_command(
         models_dir or TUNED_DIR,
         multilingual=multilingual,
         log=lambda line: err.print(line),
+        reviewed=reviewed,
     )
     for name, meta in written.items():
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")

@@ -19,6 +19,7 @@ from service.store.schema import (
     JobRow,
     PassageRow,
     ReportRow,
+    ReviewRow,
     SessionRow,
     TenantRow,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "JobRow",
     "PassageRow",
     "ReportRow",
+    "ReviewRow",
     "Scope",
     "SessionRow",
     "Store",

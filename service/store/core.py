@@ -24,6 +24,7 @@ from service.store.jobs import JobQueries
 from service.store.keys import KeyQueries
 from service.store.passages import PassageQueries, VectorCache
 from service.store.reports import ReportQueries
+from service.store.reviews import ReviewQueries
 from service.store.schema import LOCAL_TENANT, LOCAL_TENANT_ID
 from service.store.scope import Scope
 
@@ -35,8 +36,8 @@ _SERVING: dict[str, list[int]] = {}
 _SERVING_LOCK = threading.Lock()
 
 
-class TenantStore(JobQueries, ReportQueries, PassageQueries):
-    """The reports, jobs and passages of one scope: a tenant's own, or (named) every tenant's."""
+class TenantStore(JobQueries, ReportQueries, PassageQueries, ReviewQueries):
+    """The reports, jobs, passages and reviews of one scope: a tenant's own, or (named) every tenant's."""
 
 
 class Store(KeyQueries, VectorCache):

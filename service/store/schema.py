@@ -148,3 +148,30 @@ class EmbeddingRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     model: Mapped[str] = mapped_column(String(256))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReviewRow(Base):
+    """One analyst's change to a report's machine analysis (issue 25): who, when, what it was and became.
+
+    Keyed by the report's tenant and sha256, not only its row, so a review still applies when the same
+    PDF is uploaded or analysed again. Undoing sets ``undone_at``; no review is ever deleted.
+    """
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_tenant_sha256", "tenant_id", "report_sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    # the report row it was made on (a later upload of the same bytes by the tenant is the same row)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    # evidence_confirm, evidence_reject, indicator_decision, evidence_attach, goal_rung
+    # (service.serving.reviews)
+    kind: Mapped[str] = mapped_column(String(24))
+    # an indicator id, a goal, or a passage id
+    target: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    reviewer: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -31,6 +31,7 @@ from service.http.deps import (
 from service.pipeline import STAGES
 from service.serving.auth import SESSION_HOURS
 from service.serving.engine import ReportMeta
+from service.serving.reviews import ReviewDesk
 from service.web.contexts import (
     EvidenceChoice,
     compare_context,
@@ -41,6 +42,7 @@ from service.web.contexts import (
     upload_context,
 )
 from service.web.i18n import COOKIE, LANGUAGES, request_language, translator
+from service.web.reviews import review_context
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -111,6 +113,7 @@ def report_page(
     """Where the report stands: SDG wheel, due-diligence ladder, profile quadrant, gaps, evidence."""
     choice = EvidenceChoice(label, part)
     context = report_context(service, tenant, report_id, request_language(request), choice)
+    context |= review_context(ReviewDesk.of(service), tenant, report_id)
     return render(request, "report.html", context)
 
 
