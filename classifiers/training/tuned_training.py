@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, deduplicated, select
+from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, deduplicated, length_bucket, select
 from classifiers.linear import TUNED_DIR, model_files
 from classifiers.relevance import train_gate
 from classifiers.training.finetune import (
@@ -35,6 +35,7 @@ from classifiers.training.finetune import (
     finetune,
     known_sdgs_mask,
     known_steps_mask,
+    short_top1_floor,
 )
 from classifiers.training.heads import fit_heads, part_anchors
 from service.encoding.embed import encode
@@ -95,7 +96,14 @@ def write_heads(
     probs = 1.0 / (1.0 + np.exp(-(x @ weights.T + bias)))
     masks = {"oecd_dd": known_steps_mask, "sdg": known_sdgs_mask}
     known = masks[framework.id](dev, len(framework.labels))
-    thresholds = bucket_thresholds(probs, truth_matrix(dev, framework), [t.text for t in dev], known)
+    truth = truth_matrix(dev, framework)
+    thresholds = bucket_thresholds(probs, truth, [t.text for t in dev], known)
+    short = np.array([length_bucket(t.text) == "short" for t in dev])
+    floor = (
+        short_top1_floor(probs[short], truth[short], thresholds["short"], MAX_LABELS["sdg"], known[short])
+        if framework.id == "sdg"
+        else None
+    )
     part_ids, part_texts = part_anchors(framework)
     n = len(framework.labels)
     arrays_path, meta_path = model_files(framework.id, name, models_dir)
@@ -115,6 +123,7 @@ def write_heads(
         "encoder": name,
         "labels": list(framework.label_ids),
         "top1_floor": None,
+        "top1_floor_short": floor,
         "max_labels": MAX_LABELS[framework.id],
         "short_max_words": SHORT_WORDS,
         "thresholds_by_length": thresholds,
