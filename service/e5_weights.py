@@ -233,6 +233,7 @@ def write_folder(packed: PackedE5, folder: Path) -> Path:
     partial.mkdir(parents=True, exist_ok=True)
     save_file({k: np.ascontiguousarray(v) for k, v in bert_state(packed).items()},
               str(partial / "model.safetensors"))  # fmt: skip
+    (partial / "model.safetensors").chmod(0o644)  # safetensors writes 0600; a service user reads it
     (partial / "config.json").write_text(json.dumps(bert_config(packed), indent=2))
     unigram_tokenizer(packed).save(str(partial / "tokenizer.json"))  # type: ignore[attr-defined]
     names = {k: packed.pieces[v] for k, v in packed.special.items()}
