@@ -24,7 +24,7 @@ from typing import Any
 from service import auth, benchmark
 from service.auth import Tenant
 from service.embed import ScopedCache, embed_texts
-from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, TooManyRequests
+from service.errors import BadInput, JobTimeout, NotFound, PdfTooComplex, StorageUnavailable, TooManyRequests
 from service.evidence import EvidenceItem, Side, label_evidence
 from service.frameworks import load_framework
 from service.index import PassageIndex
@@ -44,6 +44,8 @@ log = logging.getLogger("gaplens")
 MAX_ATTEMPTS = 3
 # A running job's lease: renewed every quarter of it; a process silent for longer loses its jobs.
 LEASE_SECONDS = 60.0
+# A temp file this old is a leftover whoever wrote it: no single write takes an hour.
+STALE_TEMP_SECONDS = 3600.0
 # What a tenant with a full queue is told to wait before trying again, in seconds.
 QUEUE_FULL_RETRY_AFTER = 30
 
@@ -76,22 +78,24 @@ def owner_alive(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return bool(owner)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
+    return pid_alive(int(pid))
 
 
-def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
-    """``stem``.png if it was rendered before; else render it and keep it (a refusal is kept too)."""
-    png, refused = stem.with_suffix(".png"), stem.with_suffix(".refused")
-    if png.exists():
-        return png.read_bytes()
+def cached_render(stem: Path, refused: Path, render: Callable[[], bytes]) -> bytes:
+    """``stem``.png if it was drawn before; else draw it and keep it.
+
+    A page that could not be drawn is remembered at ``refused``, one file per page whatever passage
+    was asked for: a render bomb costs one child's time limit, not one per passage on its page.
+    """
+    png = stem.with_suffix(".png")
     if refused.exists():
         raise PdfTooComplex(refused.read_text())
+    try:
+        image = png.read_bytes()
+        os.utime(png)  # the file's time is its last use: the cache evicts the least recently used
+        return image
+    except FileNotFoundError:
+        pass
     try:
         image = render()
     except PdfTooComplex as exc:
@@ -101,19 +105,71 @@ def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
     return image
 
 
+def evict_least_recently_used(files: list[Path], limit_bytes: int) -> None:
+    """Delete the least recently used of ``files`` (oldest modification first) until they fit in the limit."""
+    sized = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # evicted by a parallel request
+            continue
+        sized.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in sized)
+    for _, size, path in sorted(sized, key=lambda item: item[0]):
+        if total <= limit_bytes:
+            return
+        path.unlink(missing_ok=True)
+        total -= size
+
+
 def write_durably(path: Path, data: bytes) -> None:
     """Write ``path`` so that it survives a crash once this returns: temp file, fsync, rename, fsync dir."""
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:  # a full disk, an I/O error: no partial file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def sweep_temp_files(folder: Path) -> int:
+    """Remove temp files (``*.<pid>.<thread>.tmp``) that no live writer will finish; how many.
+
+    A writer that died mid-write (a crash, kill -9, a full disk before this was cleaned up) leaves its
+    temp file. Another live process's temp file (servers sharing a data folder) is left alone unless it
+    is older than STALE_TEMP_SECONDS, which no single write takes.
+    """
+    removed = 0
+    for path in folder.glob("*.tmp"):
+        pid = path.name.split(".")[-3] if path.name.count(".") >= 3 else ""
+        try:
+            stale = time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS
+        except FileNotFoundError:
+            continue
+        if stale or not pid.isdigit() or not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine (of any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class GapLensService:
@@ -159,6 +215,9 @@ class GapLensService:
         self.store = Store.open(self.settings, serving=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.pages.mkdir(parents=True, exist_ok=True)
+        swept = sweep_temp_files(self.uploads) + sweep_temp_files(self.pages)
+        if swept:
+            log.info("removed %d temp files that writers which are gone left behind", swept)
         CHILDREN.resize(self.settings.pdf_children())
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         load_models(self.settings)  # and everything else a job reads, rather than in the first job
@@ -291,6 +350,10 @@ class GapLensService:
             self._of(tenant).create_job(filename, sha, status="failed", error=str(exc))
             raise
         with self._submitting:
+            # another upload of the same bytes may have been queued (or finished) while this was read
+            known = self._known_upload(sha, filename, tenant, meta)
+            if known is not None:
+                return known
             self._check_queue(tenant)
             job = self._queue(data, sha, filename, tenant, meta, page_texts)
         self._wake.set()
@@ -345,7 +408,8 @@ class GapLensService:
                 sector=meta.sector,
                 year=meta.year,
             )
-            return own.create_job(filename, sha, report_id=report.id)
+            # insert-or-get: servers on one PostgreSQL may queue the same bytes at the same moment
+            return own.queue_job_once(filename, sha, report.id)[0]
         except Exception:
             if created and own.report_by_sha(sha) is None:
                 path.unlink(missing_ok=True)
@@ -422,19 +486,37 @@ class GapLensService:
         Rendered once in a bounded child (a page of a million shapes costs minutes and gigabytes in
         PDFium), then served from data_dir/pages; a page that failed to render fails fast next time.
         """
-        report = self._of(tenant).get_report(report_id)
-        path = self.upload_path(report.sha256)
-        if not path.exists():
-            raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
+        own = self._of(tenant)
+        report = own.get_report(report_id)
+        path = self._stored_pdf(own, report)
         highlight = ""
         if passage_id is not None:
-            row = self._of(tenant).passages_by_ids([passage_id]).get(passage_id)
+            row = own.passages_by_ids([passage_id]).get(passage_id)
             if row is None or row.report_id != report.id or row.page != page:
                 raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
             highlight = row.text
         # per tenant: a fast answer must not tell one tenant that another rendered the same PDF
-        cached = self.pages / f"{tenant.id}-{report.sha256}-{page}-{sha256_of(highlight.encode())[:16]}"
-        return cached_render(cached, lambda: self._render(path, page, highlight, tenant))
+        prefix = self.pages / f"{tenant.id}-{report.sha256}-{page}"
+        cached = prefix.with_name(f"{prefix.name}-{sha256_of(highlight.encode())[:16]}")
+        refused = prefix.with_name(f"{prefix.name}.refused")
+        image = cached_render(cached, refused, lambda: self._render(path, page, highlight, tenant))
+        limit = int(self.settings.page_cache_mb * 2**20)
+        evict_least_recently_used(list(self.pages.glob(f"{tenant.id}-*")), limit)
+        return image
+
+    def _stored_pdf(self, own: TenantStore, report: ReportRow) -> Path:
+        """Where the report's uploaded PDF is; NotFound for a report scored without one.
+
+        A report that came in as an upload (it has a job) but whose file is gone lost its data folder:
+        that is a storage fault (503), not a report without a PDF.
+        """
+        path = self.upload_path(report.sha256)
+        if path.exists():
+            return path
+        if own.latest_job_for_report(report.id) is not None:
+            log.error("report %s: its uploaded PDF is missing from %s", report.id, self.uploads)
+            raise StorageUnavailable("the report's stored PDF cannot be read; try again later")
+        raise NotFound(f"report {report.id} has no stored PDF (it was scored from text or in a batch)")
 
     def _render(self, path: Path, page: int, highlight: str, tenant: Tenant) -> bytes:
         with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):

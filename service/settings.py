@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     pdf_parse_seconds: float = DEFAULT_LIMITS.seconds
     # Rendering one page image, in the same kind of child.
     page_render_seconds: float = DEFAULT_LIMITS.render_seconds
+    # Page images kept per tenant in data_dir/pages, in MB; past it the least recently used go first.
+    page_cache_mb: float = 256.0
     # PDF children alive at once (each may take pdf_parse_memory_mb); 0: as many as fit in half the
     # machine's memory. One tenant gets at most half of them.
     max_pdf_children: int = 0

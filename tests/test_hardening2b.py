@@ -1,0 +1,210 @@
+"""Hardening, second round (issue 26, points 4, 5, 7 and 9): what an outside probe of a running server found.
+
+Real PDFs, the real sandbox children, a real SQLite store and, where a process must die or a socket stall,
+a real `gaplens serve`. Every wait is for an event, with a bound meant for a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from service import engine as engine_module
+from service.auth import LOCAL, Tenant
+from service.engine import GapLensService
+from service.errors import PdfTooComplex
+from service.store import ALL_TENANTS
+from tests.conftest import MAX_AUTOMATION
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def gaplens(settings) -> Iterator[GapLensService]:
+    gaplens = GapLensService(settings.model_copy(update={"job_workers": 0, "ocr": "off"}))
+    gaplens.start()
+    yield gaplens
+    gaplens.close()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(done.stdout)
+
+
+# --- 9a: parallel uploads of the same bytes make one job --------------------------------------------
+def test_four_identical_uploads_at_once_make_one_job(settings):
+    gaplens = GapLensService(
+        settings.model_copy(update={"job_workers": 0, "ocr": "off", "max_pdf_children": 8})
+    )
+    gaplens.start()
+    data = MAX_AUTOMATION.read_bytes()
+    barrier = threading.Barrier(4)
+    jobs: list[int] = []
+
+    def upload() -> None:
+        barrier.wait()
+        jobs.append(gaplens.submit_pdf(data, MAX_AUTOMATION.name, LOCAL).id)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    try:
+        assert len(jobs) == 4 and len(set(jobs)) == 1, jobs
+        assert len(gaplens.store.for_tenant(ALL_TENANTS).unfinished_jobs()) == 1
+    finally:
+        gaplens.close()
+
+
+def test_the_store_keeps_one_unfinished_job_per_report(gaplens):
+    own = gaplens.store.for_tenant(LOCAL.id)
+    report, _ = own.get_or_create_report("a" * 64, filename="a.pdf")
+    first, created = own.queue_job_once("a.pdf", "a" * 64, report.id)
+    again, created_again = own.queue_job_once("a.pdf", "a" * 64, report.id)
+    assert created and not created_again and again.id == first.id
+    # the database itself refuses a second unfinished job for the report (another server's insert)
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        own.create_job("a.pdf", "a" * 64, report_id=report.id)
+    own.update_job(first.id, status="done")
+    later, created_later = own.queue_job_once("a.pdf", "a" * 64, report.id)
+    assert created_later and later.id != first.id
+
+
+# --- 5: a full disk leaves no partial upload behind -------------------------------------------------
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past ``limit`` bytes fail with EFBIG in this process, as a full disk fails them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def test_a_failed_upload_write_leaves_no_temp_file(gaplens):
+    data = MAX_AUTOMATION.read_bytes()
+    assert len(data) > 200_000
+    with file_size_limit(100_000), pytest.raises(OSError):
+        gaplens.submit_pdf(data, MAX_AUTOMATION.name, LOCAL)
+    assert sorted(p.name for p in gaplens.uploads.iterdir()) == []
+    assert gaplens.store.for_tenant(ALL_TENANTS).unfinished_jobs() == []
+
+
+def test_the_start_sweeps_temp_files_of_dead_writers(settings):
+    uploads = settings.data_dir / "uploads"
+    uploads.mkdir(parents=True)
+    stale = uploads / f"{'b' * 64}.{dead_pid()}.140.tmp"
+    stale_texts = uploads / f"{'b' * 64}.pages.{dead_pid()}.140.tmp"
+    live = uploads / f"{'c' * 64}.1.140.tmp"  # pid 1 is alive: another server may be writing it
+    for path in (stale, stale_texts, live):
+        path.write_bytes(b"%PDF-partial")
+    gaplens = GapLensService(settings.model_copy(update={"job_workers": 0}))
+    gaplens.start()
+    try:
+        assert sorted(p.name for p in uploads.iterdir()) == [live.name]
+    finally:
+        gaplens.close()
+
+
+# --- 7: the page-image cache is bounded per tenant, and a failed page is remembered per page --------
+def page_files(gaplens: GapLensService, tenant: Tenant) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in gaplens.pages.glob(f"{tenant.id}-*")}
+
+
+def test_the_page_image_cache_is_bounded_per_tenant_least_recently_used_first(settings):
+    bound_mb = 0.5  # room for two or three of these pages (90 to 220 kB each)
+    update = {"job_workers": 0, "ocr": "off", "page_cache_mb": bound_mb}
+    gaplens = GapLensService(settings.model_copy(update=update))
+    gaplens.start()
+    try:
+        job = gaplens.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, LOCAL)
+        other = Tenant(gaplens.store.tenant_id("other", create=True), "other")
+        theirs = gaplens.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, other)
+        assert gaplens.page_image(theirs.report_id, other, 3).startswith(b"\x89PNG")
+        kept_for_other = page_files(gaplens, other)
+        hot = gaplens.page_image(job.report_id, LOCAL, 2)
+        for page in range(3, 10):
+            gaplens.page_image(job.report_id, LOCAL, page)
+            gaplens.page_image(job.report_id, LOCAL, 2)  # page 2 stays the most recently used
+            assert sum(page_files(gaplens, LOCAL).values()) <= bound_mb * 2**20
+        names = page_files(gaplens, LOCAL)
+        assert any(f"-{job.sha256}-2-" in name for name in names)  # used last, kept
+        assert not any(f"-{job.sha256}-3-" in name for name in names)  # used least recently, gone
+        assert gaplens.page_image(job.report_id, LOCAL, 2) == hot
+        assert page_files(gaplens, other) == kept_for_other  # one tenant's pages never evict another's
+    finally:
+        gaplens.close()
+
+
+def test_a_page_that_could_not_be_drawn_is_refused_at_once_for_every_passage(settings, monkeypatch):
+    limits = {"job_workers": 0, "ocr": "off", "page_render_seconds": 0.01}
+    gaplens = GapLensService(settings.model_copy(update=limits))
+    gaplens.start()
+    try:
+        job = gaplens.submit_pdf(MAX_AUTOMATION.read_bytes(), MAX_AUTOMATION.name, LOCAL)
+        gaplens.run_job(gaplens.job(job.id, LOCAL))
+        rows = gaplens.passages(job.report_id, LOCAL, 0, 1000)
+        page = max({r.page for r in rows}, key=lambda p: sum(r.page == p for r in rows))
+        on_page = [r.id for r in rows if r.page == page]
+        assert len(on_page) >= 2
+        renders: list[int] = []
+        real = engine_module.render_page_png
+
+        def counted(*args, **kwargs):
+            renders.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(engine_module, "render_page_png", counted)
+        with pytest.raises(PdfTooComplex, match="drawing the page took longer"):
+            gaplens.page_image(job.report_id, LOCAL, page, on_page[0])
+        for passage in (*on_page[1:], None):
+            with pytest.raises(PdfTooComplex, match="drawing the page took longer"):
+                gaplens.page_image(job.report_id, LOCAL, page, passage)
+        assert renders == [1]  # one child for the page, not one per passage
+    finally:
+        gaplens.close()
+
+
+# --- 9b: a lost data folder is a storage error, not "scored from text" ------------------------------
+def test_a_page_image_of_a_lost_upload_is_a_storage_error(tmp_path):
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=None, auth="local", ocr="off", job_workers=0)
+    with TestClient(create_app(settings), base_url="http://localhost") as client:
+        files = {"file": (MAX_AUTOMATION.name, MAX_AUTOMATION.read_bytes(), "application/pdf")}
+        job = client.post("/v1/reports", files=files).json()
+        shutil.rmtree(settings.data_dir / "uploads")
+        shutil.rmtree(settings.data_dir / "pages")
+        lost = client.get(f"/v1/reports/{job['report_id']}/pages/1/image")
+        assert lost.status_code == 503 and lost.json()["error"] == "StorageUnavailable", lost.text
+        assert "scored from text" not in lost.text
+
+
+def test_a_report_scored_without_an_upload_still_says_so(gaplens):
+    report, _ = gaplens.store.for_tenant(LOCAL.id).get_or_create_report("d" * 64, filename="batch.json")
+    from service.errors import NotFound
+
+    with pytest.raises(NotFound, match="no stored PDF"):
+        gaplens.page_image(report.id, LOCAL, 1)
