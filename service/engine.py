@@ -34,7 +34,7 @@ from service.negative import load_negative_rules
 from service.pipeline import analyze_pdf, classify_texts, load_models
 from service.records import Analysis, GapReport, LabelScores
 from service.report_table import stored_report
-from service.sandbox import CHILDREN, child_budget, render_page_png
+from service.sandbox import CHILDREN, RECORDS, child_budget, end_stray_children, render_page_png
 from service.settings import Settings
 from service.store import ALL_TENANTS, UNFINISHED, JobRow, PassageRow, ReportRow, Store, TenantStore
 from service.substance import evidence_type, load_substance_rules
@@ -218,6 +218,9 @@ class GapLensService:
         swept = sweep_temp_files(self.uploads) + sweep_temp_files(self.pages)
         if swept:
             log.info("removed %d temp files that writers which are gone left behind", swept)
+        children = self.settings.data_dir / "children"
+        RECORDS.keep_in(children)
+        end_stray_children(children)
         CHILDREN.resize(self.settings.pdf_children())
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         load_models(self.settings)  # and everything else a job reads, rather than in the first job

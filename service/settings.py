@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     max_pdf_children: int = 0
     # An upload or page image waits this long for a free child, then is answered 503 with Retry-After.
     pdf_child_wait_seconds: float = 10.0
+    # Slow clients: an idle keep-alive connection is closed after keep_alive_seconds; a request's
+    # headers must arrive within request_header_seconds and its body within request_body_seconds
+    # (a 50 MB upload in 120 s needs 3.5 Mbit/s; a TLS proxy in front buffers bodies anyway).
+    keep_alive_seconds: int = 5
+    request_header_seconds: float = 10.0
+    request_body_seconds: float = 120.0
     # OCR of pages without text, when Debian's tesseract-ocr is installed ("off": never).
     ocr: Literal["auto", "off"] = "auto"
     ocr_languages: str = DEFAULT_LIMITS.ocr_languages

@@ -6,22 +6,34 @@ a real `gaplens serve`. Every wait is for an event, with a bound meant for a loa
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
 
+import httpx
 import pytest
 
+from eval.hostile import render_bomb
+from eval.server import GapLensServer, make_key
 from service import engine as engine_module
 from service.auth import LOCAL, Tenant
 from service.engine import GapLensService
 from service.errors import PdfTooComplex
+from service.pdf_limits import PdfLimits
+from service.sandbox import end_stray_children, is_sandbox_child, parent_of
 from service.store import ALL_TENANTS
 from tests.conftest import MAX_AUTOMATION
+from tests.test_api import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -208,3 +220,148 @@ def test_a_report_scored_without_an_upload_still_says_so(gaplens):
 
     with pytest.raises(NotFound, match="no stored PDF"):
         gaplens.page_image(report.id, LOCAL, 1)
+
+
+# --- 4: PDF children die with the server, and a restart ends strays -------------------------------
+def gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie waiting for its reaper counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def sandbox_children_of(parent: int) -> list[int]:
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and is_sandbox_child(int(entry.name)) and parent_of(int(entry.name)) == parent
+    ]
+
+
+def test_pdf_children_die_with_a_killed_server(tmp_path):
+    env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path / "data"), "GAPLENS_AUTH": "keys"}
+    env.pop("DATABASE_URL", None)
+    env["GAPLENS_PAGE_RENDER_SECONDS"] = "900"  # the page below takes minutes to draw: only death ends it
+    headers = {"Authorization": f"Bearer {make_key(env, 'killed')}"}
+    server = GapLensServer(env, tmp_path / "server.log")
+    children: list[int] = []
+    try:
+        files = {"file": ("bomb.pdf", render_bomb(1_000_000), "application/pdf")}
+        answer = httpx.post(f"{server.url}/v1/reports", headers=headers, files=files, timeout=300)
+        assert answer.status_code == 202, answer.text
+        image = f"{server.url}/v1/reports/{answer.json()['report_id']}/pages/1/image"
+        asking = threading.Thread(
+            target=lambda: _ignore_errors(httpx.get, image, headers=headers, timeout=900)
+        )
+        asking.start()
+
+        def found() -> bool:
+            # past reading its PDF from the pipe (a child killed before that ends anyway), drawing
+            children[:] = [pid for pid in drawing(server.process.pid) if cpu_seconds(pid) >= 5]
+            return bool(children)
+
+        wait_until(found, 600, "no child started to draw the page")
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=60)
+        wait_until(lambda: all(gone(pid) for pid in children), 60, f"children {children} outlived the server")
+        asking.join(timeout=120)
+    finally:
+        server.stop()
+        for pid in children:  # only if the test failed: the children it made run on
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def drawing(parent: int) -> list[int]:
+    """The sandbox children of ``parent`` that draw a page."""
+    return [
+        pid for pid in sandbox_children_of(parent) if b'"render"' in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time ``pid`` has used (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ignore_errors(call, *args, **kwargs) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        call(*args, **kwargs)
+
+
+def test_a_start_ends_children_whose_parent_is_gone_and_nothing_else(tmp_path):
+    folder = tmp_path / "children"
+    folder.mkdir()
+    request = json.dumps({"mode": "text", "limits": asdict(PdfLimits()), "parent": os.getpid()})
+    # real sandbox children, waiting for their PDF on stdin
+    stray, kept = (
+        subprocess.Popen([sys.executable, "-m", "service.sandbox_child", request], stdin=subprocess.PIPE)
+        for _ in range(2)
+    )
+    unrelated = subprocess.Popen(["sleep", "600"])
+    try:
+        (folder / f"{stray.pid}.child").write_text(str(dead_pid()))  # its server was killed
+        (folder / f"{kept.pid}.child").write_text(str(os.getpid()))  # its server still waits on it
+        (folder / f"{unrelated.pid}.child").write_text(str(dead_pid()))  # a reused pid: not our child
+        (folder / f"{dead_pid()}.child").write_text(str(dead_pid()))  # a child that ended long ago
+        assert end_stray_children(folder) == 1
+        assert stray.wait(timeout=60) == -signal.SIGKILL
+        assert kept.poll() is None and unrelated.poll() is None
+        assert sorted(p.name for p in folder.iterdir()) == [f"{kept.pid}.child"]
+    finally:
+        for process in (stray, kept, unrelated):
+            process.kill()
+            process.wait()
+
+
+# --- 9c: slow clients are cut off ------------------------------------------------------------------
+def closed_by_server(connection: socket.socket, seconds: float) -> bool:
+    """Whether the server closes ``connection`` (reads to the end) within ``seconds``."""
+    connection.settimeout(seconds)
+    try:
+        while connection.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def test_slow_headers_slow_bodies_and_silent_connections_are_cut_off(tmp_path):
+    env = {**os.environ, "GAPLENS_DATA_DIR": str(tmp_path / "data"), "GAPLENS_AUTH": "local"}
+    env.pop("DATABASE_URL", None)
+    env.update({"GAPLENS_REQUEST_HEADER_SECONDS": "2", "GAPLENS_REQUEST_BODY_SECONDS": "3"})
+    server = GapLensServer(env, tmp_path / "server.log")
+    host, port = server.url.removeprefix("http://").split(":")
+    try:
+        silent, slow_headers, slow_body = (socket.create_connection((host, int(port))) for _ in range(3))
+        slow_headers.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
+        slow_body.sendall(
+            b"POST /v1/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n" + b'{"items": ['
+        )
+        # 20x the bounds, for a loaded machine; without the bounds none of them is ever closed
+        for name, connection in (
+            ("silent", silent),
+            ("slow headers", slow_headers),
+            ("slow body", slow_body),
+        ):
+            with connection:
+                assert closed_by_server(connection, 60), f"the {name} connection was never closed"
+        # a client that sends its request in time is served as before
+        assert httpx.get(f"{server.url}/health", timeout=120).status_code == 200
+        answer = httpx.post(
+            f"{server.url}/v1/classify",
+            json={"items": [{"id": "a", "text": "We cut emissions."}]},
+            timeout=300,
+        )
+        assert answer.status_code == 200 and answer.json()[0]["id"] == "a"
+    finally:
+        server.stop()
