@@ -120,6 +120,12 @@ class ServiceBusy(TooManyRequests):
     status_code = 503
 
 
+class StorageUnavailable(GapLensError):
+    """Something the store kept on disk is gone or cannot be read (a lost or damaged data folder)."""
+
+    status_code = 503
+
+
 class StoreInUse(GapLensError):
     """A second serving process on one SQLite file."""
 

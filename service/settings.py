@@ -69,11 +69,19 @@ class Settings(BaseSettings):
     pdf_parse_seconds: float = DEFAULT_LIMITS.seconds
     # Rendering one page image, in the same kind of child.
     page_render_seconds: float = DEFAULT_LIMITS.render_seconds
+    # Page images kept per tenant in data_dir/pages, in MB; past it the least recently used go first.
+    page_cache_mb: float = 256.0
     # PDF children alive at once (each may take pdf_parse_memory_mb); 0: as many as fit in half the
     # machine's memory. One tenant gets at most half of them.
     max_pdf_children: int = 0
     # An upload or page image waits this long for a free child, then is answered 503 with Retry-After.
     pdf_child_wait_seconds: float = 10.0
+    # Slow clients: an idle keep-alive connection is closed after keep_alive_seconds; a request's
+    # headers must arrive within request_header_seconds and its body within request_body_seconds
+    # (a 50 MB upload in 120 s needs 3.5 Mbit/s; a TLS proxy in front buffers bodies anyway).
+    keep_alive_seconds: int = 5
+    request_header_seconds: float = 10.0
+    request_body_seconds: float = 120.0
     # OCR of pages without text, when Debian's tesseract-ocr is installed ("off": never).
     ocr: Literal["auto", "off"] = "auto"
     ocr_languages: str = DEFAULT_LIMITS.ocr_languages

@@ -23,6 +23,10 @@ from tests.conftest import ENGIE, MAX_AUTOMATION
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
+# Every wait is for an event, bounded for a loaded 2-core machine: page images are drawn in a child at
+# nice 15, so on a busy machine an image takes far longer than Playwright's 5 s default (issue 26).
+EVENT_MS = 120_000
+expect.set_options(timeout=EVENT_MS)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -79,6 +83,8 @@ def page(browser, request, server, api_key):
     context = browser.new_context(
         viewport={"width": 1280, "height": 900}, accept_downloads=True, locale="en-GB"
     )
+    context.set_default_timeout(EVENT_MS)
+    context.set_default_navigation_timeout(EVENT_MS)
     page = context.new_page()
     # Every page needs a key: the first visit lands on the sign-in form, which leads back.
     page.goto(server)
@@ -104,7 +110,7 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
     page.fill("input[name=year]", "2021")
     page.click("#analyse")
     # Progress page first, then the result (ENGIE's 60 pages take ~15 s on 2 cores).
-    page.wait_for_url("**/reports/*", timeout=240_000)
+    page.wait_for_url("**/reports/*", timeout=10 * EVENT_MS)
     assert page.locator("h1").inner_text().startswith("ENGIE")
 
     wheel = page.locator("#sdg-wheel .wheel-segment")
@@ -125,7 +131,7 @@ def test_upload_result_evidence_dutch_and_csv(server, page):
     image.scroll_into_view_if_needed()
     # The page's CSP forbids eval, so no page.evaluate: Playwright's assertions and a fetch instead.
     expect(image).to_have_js_property("complete", True)
-    png = page.request.get(server + image.get_attribute("src"))
+    png = page.request.get(server + image.get_attribute("src"), timeout=EVENT_MS)
     assert png.ok and png.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(png.body())).width > 500
     page.locator("#evidence").screenshot(path=_shot("evidence-goal-13"))

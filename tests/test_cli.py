@@ -122,7 +122,7 @@ def test_analyze_hands_the_pdf_to_a_running_server_and_reads_it_itself_without_a
             assert done.returncode == 0, done.stderr[-2000:]
             runs[name] = (json.loads(out.read_text()), done.stderr)
         headers = {"Authorization": f"Bearer {key}"}
-        stored = httpx.get(f"{server.url}/v1/reports", headers=headers, timeout=30).json()
+        stored = httpx.get(f"{server.url}/v1/reports", headers=headers, timeout=120).json()
     finally:
         server.stop()
     served, here = runs["served"][0], runs["here"][0]

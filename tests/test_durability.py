@@ -33,7 +33,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def job(url: str, headers: dict[str, str], job_id: int) -> dict:
-    return httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers, timeout=10).json()
+    return httpx.get(f"{url}/v1/jobs/{job_id}", headers=headers, timeout=120).json()
 
 
 def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
@@ -44,18 +44,18 @@ def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
     ids = []
     for pdf in (ENGIE, MAX_AUTOMATION):
         files = {"file": (pdf.name, pdf.read_bytes(), "application/pdf")}
-        answer = httpx.post(f"{first.url}/v1/reports", headers=headers, files=files, timeout=60)
+        answer = httpx.post(f"{first.url}/v1/reports", headers=headers, files=files, timeout=300)
         assert answer.status_code == 202, answer.text
         ids.append(answer.json()["id"])
     # wait until the first job is past parsing: the model is working on it
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     while job(first.url, headers, ids[0])["stage"] in ("queued", "parsing"):
         assert time.monotonic() < deadline, "the first job never got going"
         time.sleep(0.1)
     interrupted = job(first.url, headers, ids[0])
     assert interrupted["status"] == "running"
     first.process.send_signal(signal.SIGKILL)
-    first.process.wait(timeout=30)
+    first.process.wait(timeout=120)
 
     # acknowledged means stored: both PDFs are on disk under their sha256
     uploads = Path(env["GAPLENS_DATA_DIR"]) / "uploads"
@@ -64,18 +64,18 @@ def test_kill_9_mid_job_loses_nothing_and_the_job_completes(env, tmp_path):
 
     second = GapLensServer(env, log)
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900
         while any(job(second.url, headers, i)["status"] in ("queued", "running") for i in ids):
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         finished = [job(second.url, headers, i) for i in ids]
         assert [j["status"] for j in finished] == ["done", "done"], [j["error"] for j in finished]
         analysis = httpx.get(
-            f"{second.url}/v1/reports/{finished[0]['report_id']}/analysis", headers=headers, timeout=30
+            f"{second.url}/v1/reports/{finished[0]['report_id']}/analysis", headers=headers, timeout=120
         ).json()
         assert analysis["pages"] == 60 and analysis["passages"] > 0
         hits = httpx.get(
-            f"{second.url}/v1/search", params={"q": "emissions"}, headers=headers, timeout=30
+            f"{second.url}/v1/search", params={"q": "emissions"}, headers=headers, timeout=120
         ).json()
         assert {h["passage"]["report_id"] for h in hits} <= {j["report_id"] for j in finished} and hits
     finally:
@@ -112,17 +112,17 @@ def test_two_servers_on_one_postgresql_share_jobs_and_search_without_running_a_j
     try:
         # ENGIE (60 pages) runs long enough for the second server to start in the middle of it
         files = {"file": (ENGIE.name, ENGIE.read_bytes(), "application/pdf")}
-        answer = httpx.post(f"{first.url}/v1/reports", headers=headers, files=files, timeout=60)
+        answer = httpx.post(f"{first.url}/v1/reports", headers=headers, files=files, timeout=300)
         assert answer.status_code == 202, answer.text
         job_id = answer.json()["id"]
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while job(first.url, headers, job_id)["status"] == "queued":
             assert time.monotonic() < deadline, "the job never started"
             time.sleep(0.1)
         # the second server starts while the first runs the job: it must not take the job over
         second = GapLensServer(env, log)
         seen = []
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900
         while not seen or seen[-1] not in ("done", "failed"):
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             seen += [job(server.url, headers, job_id)["status"] for server in (first, second)]
@@ -132,7 +132,7 @@ def test_two_servers_on_one_postgresql_share_jobs_and_search_without_running_a_j
         # the search of either server finds what the other stored
         for server in (first, second):
             hits = httpx.get(
-                f"{server.url}/v1/search", params={"q": "emissions"}, headers=headers, timeout=60
+                f"{server.url}/v1/search", params={"q": "emissions"}, headers=headers, timeout=120
             )
             assert hits.status_code == 200 and hits.json(), server.url
         # a NUL byte gets a clear 4xx on PostgreSQL too, and nothing is stored
@@ -141,11 +141,11 @@ def test_two_servers_on_one_postgresql_share_jobs_and_search_without_running_a_j
             headers=headers,
             files={"file": (MAX_AUTOMATION.name, MAX_AUTOMATION.read_bytes(), "application/pdf")},
             data={"company": "MAX\x00", "sector": "industrial"},
-            timeout=60,
+            timeout=300,
         )
         assert bad.status_code == 422 and "NUL byte" in bad.text
         for url in ("/v1/search?q=a%00", "/v1/sectors/x%00/benchmark", "/v1/companies/a%00/history"):
-            assert httpx.get(f"{second.url}{url}", headers=headers, timeout=30).status_code == 400, url
+            assert httpx.get(f"{second.url}{url}", headers=headers, timeout=120).status_code == 400, url
         stored = {p.name for p in (Path(env["GAPLENS_DATA_DIR"]) / "uploads").iterdir()}
         assert f"{hashlib.sha256(MAX_AUTOMATION.read_bytes()).hexdigest()}.pdf" not in stored
         assert "MAX\\x00" not in log.read_text()
@@ -167,7 +167,7 @@ def test_a_second_server_on_one_sqlite_file_is_refused_clearly(env, tmp_path):
             "-c",
             "import sys, time; from service.settings import Settings; from service.store import Store; "
             "Store(Settings().resolved_database_url()).hold_for_serving(); print('held', flush=True); "
-            "time.sleep(60)",
+            "time.sleep(900)",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -176,7 +176,7 @@ def test_a_second_server_on_one_sqlite_file_is_refused_clearly(env, tmp_path):
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         refused = subprocess.run(
-            [GAPLENS, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60
+            [GAPLENS, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=300
         )
         assert refused.returncode == 2
         message = " ".join(refused.stderr.split())

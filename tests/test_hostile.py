@@ -6,7 +6,6 @@ app (TestClient, loopback only) with small limits, so it ends in seconds.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -19,7 +18,7 @@ from service.serving.auth import create_api_key
 from service.settings import Settings
 from service.store import Store
 from tests.conftest import MAX_AUTOMATION
-from tests.test_api import wait_for
+from tests.test_api import wait_for, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -54,27 +53,27 @@ def uploaded(client, headers, data: bytes, **fields) -> int:
 
 # --- 1. page images render in a bounded child, are cached, and renders are bounded in number -------------
 def test_a_render_bomb_is_cut_off_in_its_child_while_the_service_answers(tmp_path):
-    client, (one, *_), settings = make_client(tmp_path, page_render_seconds=2, max_pdf_children=4)
+    # reading the bomb's text takes 0.3 s idle; a loaded machine gets the time it needs (the parse limit
+    # is test_limits.py's)
+    client, (one, *_), settings = make_client(
+        tmp_path, page_render_seconds=2, max_pdf_children=4, pdf_parse_seconds=600
+    )
     with client:
         report = uploaded(client, one, render_bomb())  # text extraction never renders: it passes
         url = f"/v1/reports/{report}/pages/1/image"
-        started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             renders = [pool.submit(client.get, url, headers=one) for _ in range(8)]
-            time.sleep(0.5)
-            health = client.get("/health")
-            assert health.status_code == 200 and time.monotonic() - started < 2.0
-            answers = [future.result() for future in renders]
-        assert time.monotonic() - started < 12
+            wait_until(lambda: CHILDREN.held() > 0 or all(r.done() for r in renders), 120, "nothing drew")
+            # the service answers while its children draw (how fast: eval/bench_load.py --hostile)
+            assert client.get("/health").status_code == 200
+            answers = [future.result(timeout=300) for future in renders]
         kinds = {(a.status_code, a.json()["error"]) for a in answers}
         # the tenant's share of children draws; the rest are told to wait, none runs unbounded
         assert (413, "PdfTooComplex") in kinds and kinds <= {(413, "PdfTooComplex"), (429, "TooManyRequests")}
         refused = next(a for a in answers if a.status_code == 413)
         assert "drawing the page took longer than 2 s" in refused.text
-        # the refusal is remembered: the next request does not draw again
-        started = time.monotonic()
+        # the refusal is remembered: the next request does not draw again (counted in test_hardening2b.py)
         assert client.get(url, headers=one).status_code == 413
-        assert time.monotonic() - started < 1.0
         assert CHILDREN.held() == 0
 
 
@@ -86,9 +85,11 @@ def test_page_images_are_rendered_once_then_served_from_the_cache(tmp_path):
         assert first.status_code == 200 and first.content.startswith(b"\x89PNG")
         cached = list((settings.data_dir / "pages").glob("*.png"))
         assert len(cached) == 1
-        written = cached[0].stat().st_mtime_ns
+        # a new drawing is written to a temp file and renamed: a new inode (a hit only touches the file's
+        # time, which is how the per-tenant cache tells the least recently used)
+        written = cached[0].stat().st_ino
         again = client.get(f"/v1/reports/{report}/pages/3/image", headers=one)
-        assert again.content == first.content and cached[0].stat().st_mtime_ns == written
+        assert again.content == first.content and cached[0].stat().st_ino == written
         assert client.get(f"/v1/reports/{report}/pages/99/image", headers=one).status_code == 404
         # another tenant with the same bytes gets its own render, not a fast answer from the first one's
         theirs = uploaded(client, two, MAX_AUTOMATION.read_bytes())
@@ -98,29 +99,32 @@ def test_page_images_are_rendered_once_then_served_from_the_cache(tmp_path):
 
 # --- 2. PDF children are bounded in number, with a share per tenant --------------------------------------
 def test_pdf_children_are_capped_with_a_fair_share_and_a_clear_answer_when_full(tmp_path):
+    # The bombs take minutes to draw and are cut at 30 s: time enough, on a loaded machine, for the
+    # uploads below to meet both children still drawing.
     client, (one, two, three), _ = make_client(
-        tmp_path, page_render_seconds=6, max_pdf_children=2, pdf_child_wait_seconds=1
+        tmp_path, page_render_seconds=30, max_pdf_children=2, pdf_child_wait_seconds=1, pdf_parse_seconds=600
     )
     with client:
-        bomb_one = uploaded(client, one, render_bomb())
-        bomb_two = uploaded(client, two, render_bomb(100_001))
+        bomb_one = uploaded(client, one, render_bomb(300_000))
+        bomb_two = uploaded(client, two, render_bomb(300_001))
         assert CHILDREN.total == 2 and CHILDREN.per_owner == 1
         with ThreadPoolExecutor(2) as pool:
             drawing = pool.submit(client.get, f"/v1/reports/{bomb_one}/pages/1/image", headers=one)
-            time.sleep(1.0)
-            # tenant one holds its share: its upload is told to come back, at once
-            started = time.monotonic()
+            wait_until(lambda: CHILDREN.held() == 1, 120, "tenant one's page never started to draw")
+            # tenant one holds its share: its upload is told to come back, without waiting for a slot
             mine = upload(client, one, MAX_AUTOMATION.read_bytes())
             assert mine.status_code == 429 and "being read at this moment" in mine.json()["detail"]
-            assert time.monotonic() - started < 1.0 and int(mine.headers["retry-after"]) > 0
+            assert int(mine.headers["retry-after"]) > 0
             # the other slot is tenant two's to use
             also = pool.submit(client.get, f"/v1/reports/{bomb_two}/pages/1/image", headers=two)
-            time.sleep(1.0)
+            wait_until(lambda: CHILDREN.held() == 2, 120, "tenant two's page never started to draw")
             # every child busy: a third tenant waits a second, then gets 503 with Retry-After
             full = upload(client, three, MAX_AUTOMATION.read_bytes())
             assert full.status_code == 503 and full.json()["error"] == "ServiceBusy"
             assert int(full.headers["retry-after"]) > 0
-            assert drawing.result().status_code == 413 and also.result().status_code == 413
+            assert (
+                drawing.result(timeout=300).status_code == 413 and also.result(timeout=300).status_code == 413
+            )
         assert upload(client, three, MAX_AUTOMATION.read_bytes()).status_code == 202
         assert CHILDREN.held() == 0
 
@@ -273,13 +277,14 @@ def test_parallel_uploads_cannot_overrun_the_job_limit(tmp_path):
 def test_the_job_deadline_cuts_off_ocr_in_the_child(tmp_path):
     client, (one, *_), _ = make_client(tmp_path, ocr="auto", max_job_seconds=4)
     with client:
-        started = time.monotonic()
         answer = upload(client, one, scanned(MAX_AUTOMATION, [3, 4, 5, 6, 7, 8, 9, 10], dpi=150))
         assert answer.status_code == 202, answer.text
         job = wait_for(client, answer.json()["id"], headers=one)
-        # 8 pages of OCR take about 25 s here, and the OCR child alone may take 60 + 8 x 20 s
-        assert time.monotonic() - started < 15
-        assert job["status"] == "failed" and "longer than the limit" in job["error"]
+        # 8 pages of OCR take about 25 s here, and the OCR child alone may take 60 + 8 x 20 s: the job
+        # fails with the sandbox's own words, so it was the child that the deadline cut off (the stage
+        # check after an uncut child says "the limit of 4 s")
+        assert job["status"] == "failed", job
+        assert "longer than the limit for one report" in job["error"], job["error"]
 
 
 def test_a_full_queue_is_refused_before_the_pdf_is_read(tmp_path):

@@ -103,9 +103,39 @@ def test_a_new_store_is_made_by_the_migrations_and_recorded(tmp_path):
     store = open_at(f"sqlite:///{tmp_path / 'new.sqlite3'}", tmp_path)
     assert revision_of(store) == migrate.head()
     names = {p.name for p in migrate.MIGRATIONS.joinpath("versions").glob("r*.py")}
-    assert names >= {"r0001_baseline.py", "r0002_passage_evidence_type.py"}
+    assert names >= {
+        "r0001_baseline.py",
+        "r0002_passage_evidence_type.py",
+        "r0003_one_unfinished_job_per_report.py",
+        "r0004_reviews.py",
+    }
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_duplicate_unfinished_jobs_of_a_report_become_one_on_upgrade(tmp_path, analysis):
+    """Stores from before 0003 may hold parallel uploads' duplicate jobs: the oldest one stays queued."""
+    url = f"sqlite:///{tmp_path / 'previous.sqlite3'}"
+    written = make_previous_store(url, analysis, MODEL)
+    with sqlite3.connect(tmp_path / "previous.sqlite3") as db:
+        for _ in range(3):
+            db.execute(
+                "INSERT INTO jobs (tenant_id, report_id, sha256, filename, status, stage, progress, error,"
+                " attempts, lease_owner, lease_expires, claimed_at, created_at, updated_at)"
+                " VALUES (1, ?, 'd', 'max.pdf', 'queued', 'queued', 0, '', 0, '', 0, 0,"
+                " '2026-12-01', '2026-12-01')",
+                (written["done"],),
+            )
+    store = open_at(url, tmp_path)
+    jobs = [j for j in store.for_tenant(ALL_TENANTS).unfinished_jobs() if j.report_id == written["done"]]
+    assert len(jobs) == 1
+    with store.engine.connect() as connection:
+        failed = connection.exec_driver_sql(
+            "SELECT error FROM jobs WHERE report_id = ? AND status = 'failed'", (written["done"],)
+        ).all()
+    assert [row[0] for row in failed] == [
+        f"a second upload of the same report; job {jobs[0].id} reads it"
+    ] * 2
 
 
 def test_a_database_that_is_no_gaplens_store_is_refused_and_left_untouched(tmp_path):

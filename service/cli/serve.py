@@ -37,6 +37,8 @@ def serve(
         Store.open(settings, serving=True)
     except StoreInUse as exc:
         raise _fail(exc) from None
+    from service.http.slow_clients import bounded_protocol
+
     configure_logging(settings.log_format)
     uvicorn.run(
         create_app(settings),
@@ -46,4 +48,7 @@ def serve(
         access_log=False,
         # the app believes X-Forwarded-For only from GAPLENS_TRUSTED_PROXIES (service/app.py)
         proxy_headers=False,
+        # slow clients are cut off: idle keep-alive, slow headers, slow bodies (README, "Limits")
+        timeout_keep_alive=settings.keep_alive_seconds,
+        http=bounded_protocol(settings.request_header_seconds, settings.request_body_seconds),
     )

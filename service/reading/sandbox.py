@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from service import errors
@@ -41,6 +45,7 @@ from service.errors import (
 from service.reading.page_images import Box, PageImage
 from service.reading.pdf_limits import PdfLimits
 
+log = logging.getLogger("gaplens")
 # pdfplumber reads a page in layout order ~60x slower than PDFium's text; a real report's pages fit
 # in ten times the text limit, a bomb still does not.
 LAYOUT_TIME_FACTOR = 10
@@ -128,6 +133,80 @@ class ChildSlots:
 CHILDREN = ChildSlots()
 
 
+# --- children that outlive their parent ------------------------------------------------------------
+class ChildRecords:
+    """A pid file per running child (``<pid>.child`` holding the parent's pid), in a folder the service names.
+
+    A child dies with its parent (sandbox_child sets the parent-death signal), but should that ever
+    fail, the next start finds the pid files, and ends each child still running whose parent is gone
+    (tested with kill -9 of a real server). Without a folder (tests, the CLI) nothing is recorded.
+    """
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    def keep_in(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+
+    @contextmanager
+    def recorded(self, pid: int) -> Iterator[None]:
+        path = self.folder / f"{pid}.child" if self.folder else None
+        if path is not None:
+            path.write_text(str(os.getpid()))
+        try:
+            yield
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+RECORDS = ChildRecords()
+
+
+def is_sandbox_child(pid: int) -> bool:
+    """Whether ``pid`` runs ``python -m service.reading.sandbox_child`` (a reused pid runs something else)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(
+        a == b"-m" and b == b"service.reading.sandbox_child" for a, b in zip(argv, argv[1:], strict=False)
+    )
+
+
+def parent_of(pid: int) -> int | None:
+    """``pid``'s parent pid, from /proc; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def end_stray_children(folder: Path) -> int:
+    """End the sandbox children recorded in ``folder`` whose parent is gone; how many.
+
+    Only a pid whose /proc cmdline is still our child's is signalled; a child whose recorded parent
+    still runs (another server sharing the data folder) is left alone. Stale pid files are removed.
+    """
+    ended = 0
+    for record in folder.glob("*.child"):
+        pid, parent = int(record.stem), int(record.read_text() or 0)
+        if is_sandbox_child(pid) and parent_of(pid) == parent:
+            continue  # its parent still waits on it
+        if is_sandbox_child(pid):
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the child leads its own process group (OCR's tesseract)
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            ended += 1
+        record.unlink(missing_ok=True)
+    if ended:
+        log.warning("ended %d PDF children that a previous server left running", ended)
+    return ended
+
+
 # --- the parent's side -----------------------------------------------------------------------------
 def read_page_texts(data: bytes, limits: PdfLimits, layout: bool = False) -> list[str]:
     """Raw text of every page, read in a bounded child process.
@@ -192,17 +271,21 @@ def _run_child(
     scale: float = 1.3,
 ) -> dict[str, Any]:
     request = json.dumps(
-        {"mode": mode, "limits": asdict(limits), "pages": pages or [], "highlight": highlight, "scale": scale}
+        {
+            "mode": mode,
+            "limits": asdict(limits),
+            "pages": pages or [],
+            "highlight": highlight,
+            "scale": scale,
+            "parent": os.getpid(),  # the child dies with this process
+        }
     )
     budget = BUDGET.get()
     with CHILDREN.slot(budget.owner, budget.wait):
         timeout, by_deadline = _child_timeout(seconds, budget.deadline)
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "service.reading.sandbox_child", request],
-                input=data,
-                capture_output=True,
-                timeout=timeout,
+            done = _run_recorded(
+                [sys.executable, "-m", "service.reading.sandbox_child", request], data, timeout
             )
         except subprocess.TimeoutExpired as exc:
             if by_deadline:
@@ -213,6 +296,31 @@ def _run_child(
                 "a reader (a PDF bomb)"
             ) from exc
     return _answer(done, f"{limits.memory_mb} MB of memory and {seconds:.0f} s")
+
+
+def _run_recorded(command: list[str], data: bytes, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """subprocess.run for one child, with its pid recorded while it runs and its process group ended.
+
+    The child leads a process group of its own, so a timeout ends what it started too (tesseract).
+    """
+    with (
+        subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        ) as child,
+        RECORDS.recorded(child.pid),
+    ):
+        try:
+            stdout, stderr = child.communicate(data, timeout=timeout)
+        except BaseException:  # a timeout, or this thread interrupted: the child goes with it
+            with suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+    return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
 
 
 def _answer(done: subprocess.CompletedProcess[bytes], budget: str) -> dict[str, Any]:

@@ -11,10 +11,12 @@ the service process itself ever parses a PDF. It imports pypdfium2 and our error
 from __future__ import annotations
 
 import base64
+import ctypes
 import io
 import json
 import os
 import resource
+import signal
 import sys
 from typing import Any
 
@@ -28,6 +30,8 @@ from service.reading.pdf_limits import PdfLimits
 # on it (an upload's 202); OCR and drawing pages are long, and drawing is what a render bomb attacks,
 # so it yields most. CFS weights: nice 5 gets 9x the CPU of nice 15.
 CHILD_NICENESS = {"text": 5, "layout": 5, "ocr": 10, "render": 15}
+# Linux prctl option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 # Pages are rendered for OCR at this resolution: tesseract reads body text best at about 300 dpi.
 OCR_DPI = 300
 
@@ -145,6 +149,19 @@ def _child_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
         pdf.close()
 
 
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this child when its parent dies (a kill -9 of the server included).
+
+    Set first thing; a parent that died before it was set is seen by the pid check that follows. On
+    a system without prctl the next server's start ends strays instead
+    (service.reading.sandbox.end_stray_children).
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent and os.getppid() != parent:
+        os._exit(1)
+
+
 def child_main() -> None:
     """The child: cap its own memory, read the PDF from stdin, answer JSON on stdout.
 
@@ -152,6 +169,7 @@ def child_main() -> None:
     slows the service's own requests, jobs and other tenants' uploads as little as the machine allows.
     """
     request = json.loads(sys.argv[1])
+    die_with_parent(int(request.get("parent", 0)))
     memory = int(request["limits"]["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     os.nice(CHILD_NICENESS.get(request["mode"], 10))

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -23,19 +24,58 @@ from service.store import ALL_TENANTS, Store, TenantStore
 log = logging.getLogger("gaplens")
 
 
+# A temp file this old is a leftover whoever wrote it: no single write takes an hour.
+STALE_TEMP_SECONDS = 3600.0
+
+
 def write_durably(path: Path, data: bytes) -> None:
     """Write ``path`` so that it survives a crash once this returns: temp file, fsync, rename, fsync dir."""
     tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:  # a full disk, an I/O error: no partial file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def sweep_temp_files(folder: Path) -> int:
+    """Remove temp files (``*.<pid>.<thread>.tmp``) that no live writer will finish; how many.
+
+    A writer that died mid-write (a crash, kill -9, a full disk before this was cleaned up) leaves its
+    temp file. Another live process's temp file (servers sharing a data folder) is left alone unless it
+    is older than STALE_TEMP_SECONDS, which no single write takes.
+    """
+    removed = 0
+    for path in folder.glob("*.tmp"):
+        pid = path.name.split(".")[-3] if path.name.count(".") >= 3 else ""
+        try:
+            stale = time.time() - path.stat().st_mtime > STALE_TEMP_SECONDS
+        except FileNotFoundError:
+            continue
+        if stale or not pid.isdigit() or not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine (of any user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ServiceBase:

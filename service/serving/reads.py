@@ -5,13 +5,15 @@ Every read takes the calling tenant and sees only that tenant's rows.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from service.encoding.embed import embed_texts
-from service.errors import NotFound, PdfTooComplex
+from service.errors import NotFound, PdfTooComplex, StorageUnavailable
 from service.frameworks import load_framework
 from service.judging.evidence import EvidenceItem, Side, label_evidence
 from service.judging.negative import load_negative_rules
@@ -23,7 +25,9 @@ from service.serving import benchmark
 from service.serving.auth import Tenant
 from service.serving.base import ServiceBase, write_durably
 from service.serving.report_table import stored_report
-from service.store import JobRow, PassageRow, ReportRow
+from service.store import JobRow, PassageRow, ReportRow, TenantStore
+
+log = logging.getLogger("gaplens")
 
 
 @dataclass(frozen=True)
@@ -34,13 +38,21 @@ class SearchHit:
     score: float
 
 
-def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
-    """``stem``.png if it was rendered before; else render it and keep it (a refusal is kept too)."""
-    png, refused = stem.with_suffix(".png"), stem.with_suffix(".refused")
-    if png.exists():
-        return png.read_bytes()
+def cached_render(stem: Path, refused: Path, render: Callable[[], bytes]) -> bytes:
+    """``stem``.png if it was drawn before; else draw it and keep it.
+
+    A page that could not be drawn is remembered at ``refused``, one file per page whatever passage
+    was asked for: a render bomb costs one child's time limit, not one per passage on its page.
+    """
+    png = stem.with_suffix(".png")
     if refused.exists():
         raise PdfTooComplex(refused.read_text())
+    try:
+        image = png.read_bytes()
+        os.utime(png)  # the file's time is its last use: the cache evicts the least recently used
+        return image
+    except FileNotFoundError:
+        pass
     try:
         image = render()
     except PdfTooComplex as exc:
@@ -48,6 +60,23 @@ def cached_render(stem: Path, render: Callable[[], bytes]) -> bytes:
         raise
     write_durably(png, image)
     return image
+
+
+def evict_least_recently_used(files: list[Path], limit_bytes: int) -> None:
+    """Delete the least recently used of ``files`` (oldest modification first) until they fit in the limit."""
+    sized = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # evicted by a parallel request
+            continue
+        sized.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in sized)
+    for _, size, path in sorted(sized, key=lambda item: item[0]):
+        if total <= limit_bytes:
+            return
+        path.unlink(missing_ok=True)
+        total -= size
 
 
 class Reads(ServiceBase):
@@ -74,19 +103,37 @@ class Reads(ServiceBase):
         Rendered once in a bounded child (a page of a million shapes costs minutes and gigabytes in
         PDFium), then served from data_dir/pages; a page that failed to render fails fast next time.
         """
-        report = self._of(tenant).get_report(report_id)
-        path = self.upload_path(report.sha256)
-        if not path.exists():
-            raise NotFound(f"report {report_id} has no stored PDF (it was scored from text or in a batch)")
+        own = self._of(tenant)
+        report = own.get_report(report_id)
+        path = self._stored_pdf(own, report)
         highlight = ""
         if passage_id is not None:
-            row = self._of(tenant).passages_by_ids([passage_id]).get(passage_id)
+            row = own.passages_by_ids([passage_id]).get(passage_id)
             if row is None or row.report_id != report.id or row.page != page:
                 raise NotFound(f"report {report_id} has no passage {passage_id} on page {page}")
             highlight = row.text
         # per tenant: a fast answer must not tell one tenant that another rendered the same PDF
-        cached = self.pages / f"{tenant.id}-{report.sha256}-{page}-{sha256_of(highlight.encode())[:16]}"
-        return cached_render(cached, lambda: self._render(path, page, highlight, tenant))
+        prefix = self.pages / f"{tenant.id}-{report.sha256}-{page}"
+        cached = prefix.with_name(f"{prefix.name}-{sha256_of(highlight.encode())[:16]}")
+        refused = prefix.with_name(f"{prefix.name}.refused")
+        image = cached_render(cached, refused, lambda: self._render(path, page, highlight, tenant))
+        limit = int(self.settings.page_cache_mb * 2**20)
+        evict_least_recently_used(list(self.pages.glob(f"{tenant.id}-*")), limit)
+        return image
+
+    def _stored_pdf(self, own: TenantStore, report: ReportRow) -> Path:
+        """Where the report's uploaded PDF is; NotFound for a report scored without one.
+
+        A report that came in as an upload (it has a job) but whose file is gone lost its data folder:
+        that is a storage fault (503), not a report without a PDF.
+        """
+        path = self.upload_path(report.sha256)
+        if path.exists():
+            return path
+        if own.latest_job_for_report(report.id) is not None:
+            log.error("report %s: its uploaded PDF is missing from %s", report.id, self.uploads)
+            raise StorageUnavailable("the report's stored PDF cannot be read; try again later")
+        raise NotFound(f"report {report.id} has no stored PDF (it was scored from text or in a batch)")
 
     def _render(self, path: Path, page: int, highlight: str, tenant: Tenant) -> bytes:
         with child_budget(str(tenant.id), self.settings.pdf_child_wait_seconds):

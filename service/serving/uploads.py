@@ -58,6 +58,10 @@ class Uploads(ServiceBase):
             self._of(tenant).create_job(filename, sha, status="failed", error=str(exc))
             raise
         with self._submitting:
+            # another upload of the same bytes may have been queued (or finished) while this was read
+            known = self._known_upload(sha, filename, tenant, meta)
+            if known is not None:
+                return known
             self._check_queue(tenant)
             job = self._queue(data, sha, filename, tenant, meta, page_texts)
         self._wake.set()
@@ -112,7 +116,8 @@ class Uploads(ServiceBase):
                 sector=meta.sector,
                 year=meta.year,
             )
-            return own.create_job(filename, sha, report_id=report.id)
+            # insert-or-get: servers on one PostgreSQL may queue the same bytes at the same moment
+            return own.queue_job_once(filename, sha, report.id)[0]
         except Exception:
             if created and own.report_by_sha(sha) is None:
                 path.unlink(missing_ok=True)

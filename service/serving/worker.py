@@ -16,9 +16,9 @@ from service.encoding.embed import ScopedCache
 from service.errors import BadInput, JobTimeout
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_pdf, load_models
-from service.reading.sandbox import CHILDREN, child_budget
+from service.reading.sandbox import CHILDREN, RECORDS, child_budget, end_stray_children
 from service.records import Analysis
-from service.serving.base import ServiceBase
+from service.serving.base import ServiceBase, pid_alive, sweep_temp_files
 from service.store import JobRow, Store
 
 log = logging.getLogger("gaplens")
@@ -38,13 +38,7 @@ def owner_alive(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return bool(owner)
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
+    return pid_alive(int(pid))
 
 
 class Worker(ServiceBase):
@@ -62,6 +56,12 @@ class Worker(ServiceBase):
         self.store = Store.open(self.settings, serving=True)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.pages.mkdir(parents=True, exist_ok=True)
+        swept = sweep_temp_files(self.uploads) + sweep_temp_files(self.pages)
+        if swept:
+            log.info("removed %d temp files that writers which are gone left behind", swept)
+        children = self.settings.data_dir / "children"
+        RECORDS.keep_in(children)
+        end_stray_children(children)
         CHILDREN.resize(self.settings.pdf_children())
         self.index  # noqa: B018 - loads or rebuilds the index now rather than on the first search
         load_models(self.settings)  # and everything else a job reads, rather than in the first job

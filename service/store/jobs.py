@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.errors import NotFound
@@ -40,6 +41,29 @@ class JobQueries(ScopedQueries):
             s.add(job)
             s.flush()
             return job
+
+    def queue_job_once(self, filename: str, sha256: str, report_id: int) -> tuple[JobRow, bool]:
+        """The report's unfinished job, or a new queued one; the flag says whether it was created.
+
+        Insert-or-get on the partial unique index (one unfinished job per report): of parallel uploads
+        of the same bytes, in threads or in servers on one PostgreSQL, one makes the job and the others
+        answer with it.
+        """
+        existing = self._unfinished_job_of(report_id)
+        if existing is not None:
+            return existing, False
+        try:
+            return self.create_job(filename, sha256, report_id=report_id), True
+        except IntegrityError:
+            winner = self._unfinished_job_of(report_id)
+            if winner is None:  # it finished in between: a clash we cannot explain, so say so
+                raise
+            return winner, False
+
+    def _unfinished_job_of(self, report_id: int) -> JobRow | None:
+        with self._db.session() as s:
+            query = select(JobRow).where(JobRow.report_id == report_id, JobRow.status.in_(UNFINISHED))
+            return s.scalars(self._own(query, JobRow.tenant_id)).first()
 
     def _job(self, s: Session, job_id: int) -> JobRow:
         job = s.get(JobRow, job_id)

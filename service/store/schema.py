@@ -8,11 +8,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 JOB_STATES = ("queued", "running", "done", "failed")
 UNFINISHED = ("queued", "running")
+# the partial unique index that keeps one unfinished job per report (migration 0003)
+UNFINISHED_JOB_INDEX = "uq_jobs_unfinished_report"
+UNFINISHED_JOB_WHERE = "status IN ('queued', 'running')"
 # Every store has this tenant, with id 1: `make run`'s single-tenant mode and rows from before tenants.
 LOCAL_TENANT = "local"
 LOCAL_TENANT_ID = 1
@@ -98,6 +113,17 @@ class JobRow(Base):
     """One upload or analysis request; failed uploads are kept here with their reason."""
 
     __tablename__ = "jobs"
+    # At most one unfinished job per report: parallel uploads of the same bytes (threads, or servers on
+    # one PostgreSQL) share one job instead of each queueing the work (JobQueries.queue_job_once).
+    __table_args__ = (
+        Index(
+            UNFINISHED_JOB_INDEX,
+            "report_id",
+            unique=True,
+            sqlite_where=text(UNFINISHED_JOB_WHERE),
+            postgresql_where=text(UNFINISHED_JOB_WHERE),
+        ),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(
         ForeignKey("tenants.id"), default=LOCAL_TENANT_ID, server_default=str(LOCAL_TENANT_ID), index=True
