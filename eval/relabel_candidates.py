@@ -2,12 +2,17 @@
 
 eval/LABELLING_V2.md was revised on 2026-12-07 to follow the experts' conventions (issue 24 part 1). Items
 of corpora/labels/*.jsonl labelled before then may need new labels where a changed rule applies. This
-script finds candidates by label pattern and vocabulary, for **train and dev reports only**
-(corpora/report_splits.yaml; test reports are never read), English rows only (a Dutch row translates an
-English one and takes its labels when that one changes).
+script finds candidates by label pattern and vocabulary, English rows only (a Dutch row translates an
+English one and takes its labels when that one changes). By default it reads and writes **train and dev
+reports only** (corpora/report_splits.yaml; test reports are never read). ``--split test`` reads and writes
+the locked test reports only, so that the test split is relabelled by the same rules, as a separate,
+explicit step (its rows get their own ``relabelled`` stamp).
 
     python eval/relabel_candidates.py find --out .labelling/relabel/candidates.jsonl   # review file + counts
     python eval/relabel_candidates.py apply DECISIONS.jsonl                          # edit rows in place
+    python eval/relabel_candidates.py find --split test --out .labelling/relabel/test_candidates.jsonl
+    python eval/relabel_candidates.py apply --split test \
+        --candidates .labelling/relabel/test_candidates.jsonl DECISIONS.jsonl
 
 A decision row is ``{"id", "rules": [...], "sdgs"?, "steps"?, "targets"?, "sub_elements"?,
 "evidence_type"?, "negative"?}``: the fields given replace the row's; the row (and its ``-nl`` translation)
@@ -30,7 +35,11 @@ import yaml
 from service.settings import REPO_ROOT
 
 LABELS = REPO_ROOT / "corpora" / "labels"
-RELABELLED = "2026-12-07, revised guide (expert conventions), E1"
+RELABELLED = {
+    "train+dev": "2026-12-07, revised guide (expert conventions), E1",
+    "test": "2026-12-07, revised guide (expert conventions), applied to the locked test split, E2",
+}
+SPLITS = tuple(RELABELLED)
 LABEL_FIELDS = ("sdgs", "targets", "steps", "sub_elements", "evidence_type", "negative")
 
 
@@ -185,15 +194,19 @@ RULES = (
 )
 
 
-def usable_reports() -> set[str]:
-    """Train and dev reports; the test reports' labels are never read."""
+def usable_reports(split: str = "train+dev") -> set[str]:
+    """The reports of one split: train and dev (default; test labels are then never read) or test."""
     splits = yaml.safe_load((REPO_ROOT / "corpora" / "report_splits.yaml").read_text(encoding="utf-8"))
-    return set(splits["train"]) | set(splits["dev"])
+    if split == "test":
+        return set(splits["test"])
+    if split == "train+dev":
+        return set(splits["train"]) | set(splits["dev"])
+    raise ValueError(f"unknown split {split!r}; one of {SPLITS}")
 
 
-def label_files() -> list[Path]:
-    """Label files of train and dev reports only (one file per report)."""
-    usable = usable_reports()
+def label_files(split: str = "train+dev") -> list[Path]:
+    """Label files of the split's reports only (one file per report)."""
+    usable = usable_reports(split)
     return [p for p in sorted(LABELS.glob("*.jsonl")) if p.stem in usable]
 
 
@@ -210,10 +223,10 @@ def snippets(text: str, vocabulary: re.Pattern[str], width: int = 160, most: int
     return found
 
 
-def candidates() -> list[dict]:
-    """Every (English row, rule) pair where the rule may change the row."""
+def candidates(split: str = "train+dev") -> list[dict]:
+    """Every (English row, rule) pair of the split's reports where the rule may change the row."""
     found = []
-    for path in label_files():
+    for path in label_files(split):
         for row in rows_of(path):
             if row.get("lang", "en") != "en":
                 continue
@@ -237,8 +250,8 @@ def candidates() -> list[dict]:
     return found
 
 
-def find(out: Path) -> None:
-    found = candidates()
+def find(out: Path, split: str = "train+dev") -> None:
+    found = candidates(split)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:
         for row in found:
@@ -249,19 +262,22 @@ def find(out: Path) -> None:
         print(f"  {rule.name:<28}{count[rule.name]:>5}  {rule.about}")
 
 
-def apply(decisions_path: Path, candidates_path: Path) -> None:
-    """Edit the label rows in place; print checked / changed per rule."""
+def apply(decisions_path: Path, candidates_path: Path, split: str = "train+dev") -> None:
+    """Edit the label rows of the split's reports in place; print checked / changed per rule.
+
+    A decision naming a row of a report outside the split stops the run before any file is written.
+    """
     decisions = {d["id"]: d for d in rows_of(decisions_path)}
     checked = Counter(name for row in rows_of(candidates_path) for name in row["rules"])
     changed: Counter[str] = Counter()
-    usable = usable_reports()
+    usable = usable_reports(split)
+    every = [(path, rows_of(path)) for path in sorted(LABELS.glob("*.jsonl"))]
+    touched = [(p, rows) for p, rows in every if any(r["id"].removesuffix("-nl") in decisions for r in rows)]
+    outside = [path.name for path, _ in touched if path.stem not in usable]
+    if outside:
+        raise SystemExit(f"{', '.join(outside)}: a decision names a row outside the {split} split")
     done: set[str] = set()
-    for path in sorted(LABELS.glob("*.jsonl")):
-        rows = rows_of(path)
-        if not any(r["id"].removesuffix("-nl") in decisions for r in rows):
-            continue
-        if path.stem not in usable:
-            raise SystemExit(f"{path.name}: a decision names a row of a test report")
+    for path, rows in touched:
         for row in rows:
             decision = decisions.get(row["id"].removesuffix("-nl"))
             if decision is None:
@@ -269,7 +285,7 @@ def apply(decisions_path: Path, candidates_path: Path) -> None:
             new = {key: decision[key] for key in LABEL_FIELDS if key in decision}
             if any(row.get(key) != value for key, value in new.items()):
                 row.update(new)
-                row["relabelled"] = RELABELLED
+                row["relabelled"] = RELABELLED[split]
                 if row.get("lang", "en") == "en":
                     changed.update(decision["rules"])
                     done.add(row["id"])
@@ -282,20 +298,23 @@ def apply(decisions_path: Path, candidates_path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    split_help = "train+dev (default) or test: the locked test reports only, never together"
     find_cmd = sub.add_parser("find")
+    find_cmd.add_argument("--split", choices=SPLITS, default="train+dev", help=split_help)
     find_cmd.add_argument(
         "--out", type=Path, default=REPO_ROOT / ".labelling" / "relabel" / "candidates.jsonl"
     )
     apply_cmd = sub.add_parser("apply")
     apply_cmd.add_argument("decisions", type=Path)
+    apply_cmd.add_argument("--split", choices=SPLITS, default="train+dev", help=split_help)
     apply_cmd.add_argument(
         "--candidates", type=Path, default=REPO_ROOT / ".labelling" / "relabel" / "candidates.jsonl"
     )
     args = parser.parse_args()
     if args.command == "find":
-        find(args.out)
+        find(args.out, args.split)
     else:
-        apply(args.decisions, args.candidates)
+        apply(args.decisions, args.candidates, args.split)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 import json
 
+import pytest
 import yaml
 
 from classifiers.labelled import corporate_actions
 from eval.expert_agreement import load, step_scores
 from eval.expert_sample import draw
-from eval.relabel_candidates import label_files
+from eval.relabel_candidates import RELABELLED, apply, candidates, label_files
 from service.settings import REPO_ROOT, Settings
 
 S = Settings()
@@ -40,10 +41,35 @@ def test_both_label_files_cover_every_item_and_the_revision_agrees_better_with_t
     assert all(now[name].f1 > was[name].f1 for name in ("step 3 <- c4m", "step 4 <- c5", "step 6 <- c4r"))
 
 
-def test_relabelling_never_reads_or_writes_a_test_report():
+def test_relabelling_by_default_never_reads_a_test_report_and_the_test_option_reads_only_test_reports():
     splits = yaml.safe_load((S.corpora_dir / "report_splits.yaml").read_text(encoding="utf-8"))
-    assert not {p.stem for p in label_files()} & set(splits["test"])
+    default, test = {p.stem for p in label_files()}, {p.stem for p in label_files("test")}
+    assert default == set(splits["train"]) | set(splits["dev"])
+    assert test == set(splits["test"])
+    assert not {row["id"].rsplit("-", 1)[0] for row in candidates()} & test
+    assert {row["id"].rsplit("-", 1)[0] for row in candidates("test")} <= test
+
+
+def test_each_relabelled_row_carries_the_stamp_of_its_own_split():
+    splits = yaml.safe_load((S.corpora_dir / "report_splits.yaml").read_text(encoding="utf-8"))
     for path in sorted((S.corpora_dir / "labels").glob("*.jsonl")):
-        if path.stem in splits["test"]:
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-            assert not any("relabelled" in row for row in rows), path.name
+        split = "test" if path.stem in splits["test"] else "train+dev"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        stamps = {row["relabelled"] for row in rows if "relabelled" in row}
+        assert stamps <= {RELABELLED[split]}, path.name
+
+
+def test_apply_refuses_a_decision_outside_its_split_and_writes_nothing(tmp_path):
+    splits = yaml.safe_load((S.corpora_dir / "report_splits.yaml").read_text(encoding="utf-8"))
+    test_file = S.corpora_dir / "labels" / f"{sorted(splits['test'])[0]}.jsonl"
+    train_file = S.corpora_dir / "labels" / f"{sorted(splits['train'])[0]}.jsonl"
+    before = {path: path.read_bytes() for path in (test_file, train_file)}
+    for split, path in (("train+dev", test_file), ("test", train_file)):
+        first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+        decisions = tmp_path / f"{split}.jsonl"
+        decisions.write_text(
+            json.dumps({"id": first["id"], "rules": [], "sdgs": [99]}) + "\n", encoding="utf-8"
+        )
+        with pytest.raises(SystemExit, match="outside"):
+            apply(decisions, decisions, split)
+    assert {path: path.read_bytes() for path in before} == before
