@@ -64,6 +64,10 @@ class LabelledText:
         """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
         return self.sdgs if framework_id == "sdg" else self.steps
 
+    def known_of(self, framework_id: str) -> tuple[int, ...] | None:
+        """The labels of one framework whose presence or absence is asserted; None: all of them."""
+        return self.known_sdgs if framework_id == "sdg" else self.known_steps
+
 
 def length_bucket(text: str) -> str:
     """``short`` (a sentence or two) or ``passage``: the decision thresholds differ between them."""

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 
 from classifiers.labelled import aims_known_steps, aims_sentences, expert_splits
-from classifiers.training.finetune import known_steps_mask
+from classifiers.training.finetune import known_mask
 from classifiers.training.tuned_training import english_training
 from service.settings import Settings
 
@@ -45,7 +45,7 @@ def test_training_never_sees_a_locked_test_statement():
 
 def test_the_loss_mask_covers_only_the_known_steps():
     texts = aims_sentences(S.shared_data_dir, S.corpora_dir)[:50]
-    mask = known_steps_mask(texts, 6)
+    mask = known_mask(texts, "oecd_dd", 6)
     assert mask.shape == (50, 6)
     assert np.all(mask[:, 0] == 0) and np.all(mask[:, 4] == 0)
     assert np.all(mask[:, 2] + mask[:, 5] >= 1)

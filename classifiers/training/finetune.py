@@ -83,29 +83,20 @@ def _targets(texts: Sequence[LabelledText], n_sdg: int, n_dd: int) -> dict[str, 
     return {
         "y_sdg": y_sdg,
         "y_dd": y_dd,
-        "m_sdg": known_sdgs_mask(texts, n_sdg),
-        "m_dd": known_steps_mask(texts, n_dd),
+        "m_sdg": known_mask(texts, "sdg", n_sdg),
+        "m_dd": known_mask(texts, "oecd_dd", n_dd),
         "w": np.array([SOURCE_WEIGHT.get(t.source, 1.0) for t in texts], np.float32),
     }
 
 
-def known_sdgs_mask(texts: Sequence[LabelledText], n_sdg: int) -> np.ndarray:
-    """(texts x goals) 1 where a text's labels say whether it addresses that goal, else 0 (no loss there)."""
-    mask = np.zeros((len(texts), n_sdg), np.float32)
+def known_mask(texts: Sequence[LabelledText], framework_id: str, n_labels: int) -> np.ndarray:
+    """(texts x labels) 1 where a text's labels say whether it has that label, else 0 (no loss there)."""
+    mask = np.zeros((len(texts), n_labels), np.float32)
     for i, t in enumerate(texts):
-        if t.sdgs is not None:
-            known = t.known_sdgs if t.known_sdgs is not None else range(1, n_sdg + 1)
-            mask[i, [g - 1 for g in known]] = 1
-    return mask
-
-
-def known_steps_mask(texts: Sequence[LabelledText], n_dd: int) -> np.ndarray:
-    """(texts x steps) 1 where a text's labels say whether it shows that step, else 0 (no loss there)."""
-    mask = np.zeros((len(texts), n_dd), np.float32)
-    for i, t in enumerate(texts):
-        if t.steps is not None:
-            known = t.known_steps if t.known_steps is not None else range(1, n_dd + 1)
-            mask[i, [s - 1 for s in known]] = 1
+        if t.labels_of(framework_id) is not None:
+            asserted = t.known_of(framework_id)
+            known = range(1, n_labels + 1) if asserted is None else asserted
+            mask[i, [label - 1 for label in known]] = 1
     return mask
 
 

@@ -35,8 +35,7 @@ from classifiers.training.finetune import (
     TuneConfig,
     bucket_thresholds,
     finetune,
-    known_sdgs_mask,
-    known_steps_mask,
+    known_mask,
     short_top1_floor,
 )
 from classifiers.training.heads import fit_heads, part_anchors
@@ -98,8 +97,7 @@ def write_heads(
     keep = [i for i, t in enumerate(dev) if t.labels_of(framework.id) is not None]
     dev, x = [dev[i] for i in keep], dev_vectors[keep]
     probs = 1.0 / (1.0 + np.exp(-(x @ weights.T + bias)))
-    masks = {"oecd_dd": known_steps_mask, "sdg": known_sdgs_mask}
-    known = masks[framework.id](dev, len(framework.labels))
+    known = known_mask(dev, framework.id, len(framework.labels))
     truth = truth_matrix(dev, framework)
     thresholds = bucket_thresholds(probs, truth, [t.text for t in dev], known)
     short = np.array([length_bucket(t.text) == "short" for t in dev])
