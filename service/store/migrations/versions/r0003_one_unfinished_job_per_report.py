@@ -1,6 +1,6 @@
 """At most one unfinished job per report: parallel uploads of the same bytes share one job (issue 26).
 
-Revision ID: 0003_one_unfinished_job_per_report
+Revision ID: 0003_one_unfinished_job
 Revises: 0002_passage_evidence_type
 
 Four identical uploads at once used to queue the same work up to four times. A partial unique index on
@@ -13,7 +13,7 @@ that reads the report (their uploader's report is read all the same).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_one_unfinished_job_per_report"
+revision = "0003_one_unfinished_job"  # Alembic keeps revision ids in a VARCHAR(32)
 down_revision = "0002_passage_evidence_type"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """Analysts' reviews of a report's analysis, kept per tenant with who, when, before and after (issue 25).
 
 Revision ID: 0004_reviews
-Revises: 0003_one_unfinished_job_per_report
+Revises: 0003_one_unfinished_job
 
 A review names the report by its tenant and sha256 (and the row it was made on), so it survives the
 same PDF being uploaded or analysed again. Undone reviews keep their row, with ``undone_at`` set.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_reviews"
-down_revision = "0003_one_unfinished_job_per_report"
+down_revision = "0003_one_unfinished_job"
 branch_labels = None
 depends_on = None
 
