@@ -159,8 +159,16 @@ def drop_everything(url: str) -> None:
     """An empty database: every table, of any release, and the migrations' version table."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = ("alembic_version", "reviews", "sessions", "api_keys", "passages", "jobs", "reports", "embeddings")
-        for table in tables:
+        for table in (
+            "alembic_version",
+            "reviews",
+            "sessions",
+            "api_keys",
+            "passages",
+            "jobs",
+            "reports",
+            "embeddings",
+        ):
             connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
         connection.execute(text("DROP TABLE IF EXISTS tenants"))
     engine.dispose()
