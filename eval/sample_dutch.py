@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import re
 from pathlib import Path
 
 import yaml
 
+from eval.sample_items import words, write_items
 from service.reading.ingest import clean_pages, detect_language, document_from_pdf
 from service.reading.segment import passages_from_document, sentencizer
 from service.records import Document, Page, Passage
@@ -80,10 +80,6 @@ def load_report(path: Path) -> Document:
     if path.suffix == ".pdf":
         return document_from_pdf(path.read_bytes(), path.name)
     return document_from_text(path.read_text(encoding="utf-8"), path.name)
-
-
-def words(text: str) -> int:
-    return len(text.split())
 
 
 def unique(passages: list[Passage]) -> list[Passage]:
@@ -152,11 +148,7 @@ def main() -> None:
     for split in SPLITS if args.split == "all" else (args.split,):
         for report in splits[split]:
             rows = sample_report(report, load_report(paths[report]), random.Random(f"{SEED}-{report}"))
-            for n, row in enumerate(rows):
-                row["id"] = f"nl-{report}-{n:03d}"
-                row["split"] = split
-            lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-            (args.out / f"nl-{report}.jsonl").write_text(lines, encoding="utf-8")
+            write_items(args.out, f"nl-{report}", rows, split)
             total += len(rows)
             print(f"{split:5} {report}: {len(rows)} items")
     print(f"{total} items -> {args.out}")

@@ -83,6 +83,15 @@ def item(report: str, kind: str, drawn: str, page: int, text: str, heading: str 
     }
 
 
+def write_items(out: Path, name: str, rows: list[dict], split: str) -> None:
+    """One report's drawn items as ``out/<name>.jsonl``, numbered ``<name>-NNN`` in drawing order."""
+    for n, row in enumerate(rows):
+        row["id"] = f"{name}-{n:03d}"
+        row["split"] = split
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    (out / f"{name}.jsonl").write_text(lines, encoding="utf-8")
+
+
 def sample_report(report: str, document: Document, rng: random.Random) -> list[dict]:
     """The items of one report, in draw order (ids are added by the caller)."""
     rows = []
@@ -130,11 +139,7 @@ def main() -> None:
     for report, path in report_paths(shared).items():
         split = next(s for s in ("train", "dev", "test") if report in splits[s])
         rows = sample_report(report, load_report(path), random.Random(f"{SEED}-{report}"))
-        for n, row in enumerate(rows):
-            row["id"] = f"{report}-{n:03d}"
-            row["split"] = split
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        (args.out / f"{report}.jsonl").write_text(lines, encoding="utf-8")
+        write_items(args.out, report, rows, split)
         total += len(rows)
         print(f"{split:5} {report}: {len(rows)} items")
     print(f"{total} items -> {args.out}")
