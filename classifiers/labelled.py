@@ -59,6 +59,8 @@ class LabelledText:
     # Likewise for goals: a one-goal set names a text's main goal, not every goal it touches.
     known_sdgs: tuple[int, ...] | None = None
     translated: bool = False
+    # AIMS only: the experts' reporting criteria (the sub-element readers map them to sub-elements)
+    criteria: tuple[str, ...] = ()
 
     def labels_of(self, framework_id: str) -> tuple[int, ...] | None:
         """The labels in one framework ("sdg" or "oecd_dd"); None where the text was not labelled for it."""
@@ -247,6 +249,7 @@ def aims_sentences(shared_data: Path, corpora_dir: Path) -> list[LabelledText]:
                 "sentence",
                 report=f"aims:{key}",
                 known_steps=aims_known_steps(criteria),
+                criteria=tuple(sorted(criteria)),
             )
         )
     return texts

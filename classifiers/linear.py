@@ -23,12 +23,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from classifiers.base import sigmoid
+from classifiers.parts import evidence_type_reader, part_reader
 from service.encoding.models import head_of
 from service.errors import NotFound
 from service.frameworks import Framework, load_framework
@@ -189,4 +191,22 @@ class LinearClassifier:
             parts = tuple(t for label in chosen for t in self.best_parts(vectors[row], label))
             scores = {lid: round(float(p[j]), 4) for j, lid in enumerate(label_ids)}
             results.append(LabelScores(pid, self.framework.id, scores, chosen, parts))
+        return self._with_passage_readers(vectors, results)
+
+    def _with_passage_readers(self, vectors: np.ndarray, results: list[LabelScores]) -> list[LabelScores]:
+        """OECD readings take sub-elements and evidence type from the learned readers the encoder has."""
+        if self.framework.id != "oecd_dd":
+            return results
+        reader = part_reader(self.encoder, self.models_dir)
+        if reader is not None:
+            results = [
+                replace(result, parts=parts, part_scores=scores)
+                for result, (scores, parts) in zip(results, reader.read(vectors), strict=True)
+            ]
+        kinds = evidence_type_reader(self.encoder, self.models_dir)
+        if kinds is not None:
+            results = [
+                replace(result, evidence_type=kind)
+                for result, kind in zip(results, kinds.read(vectors), strict=True)
+            ]
         return results

@@ -21,6 +21,7 @@ import argparse
 import json
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,17 @@ POINTS = {"met": 1.0, "partly": 0.5, "not_met": 0.0}
 STEPS = ("1", "2", "3", "4", "5", "6")
 
 
-def score_all(names: list[str], settings: Settings) -> dict[str, Any]:
-    """Each cached report's GapReport."""
+def score_all(names: list[str], settings: Settings, readers: bool = True) -> dict[str, Any]:
+    """Each cached report's GapReport; ``readers=False`` scores as before the learned readers existed.
+
+    Without the readers the rubric gates indicators on steps and cue words and the rules decide evidence
+    types, exactly as the code before them did on the same classifier readings.
+    """
     reports = {}
     for name in names:
         document, passages, sdg, dd = load_reading(name)
+        if not readers:
+            dd = [replace(r, part_scores={}, evidence_type="") for r in dd]
         reports[name] = gap_report(document, passages, sdg, dd, settings)
     return reports
 
@@ -177,9 +184,14 @@ def main() -> None:
     """Score every cached reading and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary", action="store_true", help="headline scores and profiles only")
+    parser.add_argument(
+        "--without-readers",
+        action="store_true",
+        help="decide indicators by steps and cue words and evidence types by rules (before issue 25 part 1)",
+    )
     args = parser.parse_args()
     names = [report_name(p) for p in shared_reports() if (CACHE / f"{report_name(p)}.json").exists()]
-    reports = score_all(names, Settings())
+    reports = score_all(names, Settings(), readers=not args.without_readers)
     assessments = {} if args.summary else load_assessments()
     print_table(reports, args.summary)
     print_spread(reports, set(assessments))

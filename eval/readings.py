@@ -46,7 +46,15 @@ def _document_from(raw: dict[str, Any]) -> Document:
 
 def _scores_from(rows: list[dict[str, Any]]) -> list[LabelScores]:
     return [
-        LabelScores(r["passage_id"], r["framework"], r["scores"], tuple(r["labels"]), tuple(r["parts"]))
+        LabelScores(
+            r["passage_id"],
+            r["framework"],
+            r["scores"],
+            tuple(r["labels"]),
+            tuple(r["parts"]),
+            r.get("part_scores", {}),
+            r.get("evidence_type", ""),
+        )
         for r in rows
     ]
 

@@ -21,6 +21,7 @@ from service.encoding.embed import EmbeddingCache, embed_texts
 from service.encoding.inputs import model_input
 from service.frameworks import Framework, load_framework
 from service.judging.scoring import TextReadings, gap_report, text_readings
+from service.judging.substance import EVIDENCE_TYPES
 from service.reading.ingest import detect_language, document_from_page_texts, document_from_pdf
 from service.reading.segment import chunks_of_text, passages_from_document
 from service.records import Analysis, Document, LabelScores, Page, Passage
@@ -150,7 +151,10 @@ def merge_scores(item_id: str, chunks: Sequence[LabelScores]) -> LabelScores:
     found = {label for c in chunks for label in c.labels}
     labels = tuple(sorted(found, key=lambda label: -scores[label]))
     parts = tuple(dict.fromkeys(p for c in chunks for p in c.parts))
-    return LabelScores(item_id, chunks[0].framework, scores, labels, parts)
+    part_scores = {part: max(c.part_scores[part] for c in chunks) for part in chunks[0].part_scores}
+    kinds = [c.evidence_type for c in chunks if c.evidence_type]
+    kind = min(kinds, key=EVIDENCE_TYPES.index) if kinds else ""
+    return LabelScores(item_id, chunks[0].framework, scores, labels, parts, part_scores, kind)
 
 
 def classify_texts(

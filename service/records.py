@@ -66,6 +66,11 @@ class LabelScores:
     labels: tuple[str, ...]
     # best-matching sub-elements (SDG targets such as "8.7", OECD sub-elements such as "2.2")
     parts: tuple[str, ...] = ()
+    # OECD only, from the learned sub-element reader (classifiers/parts.py): sub-element -> probability;
+    # empty where no reader was trained (then ``parts`` come from similarity to the sub-elements' texts)
+    part_scores: dict[str, float] = field(default_factory=dict)
+    # OECD only: the passage's evidence type from the learned reader ("" where none: the rules decide)
+    evidence_type: str = ""
 
 
 @dataclass(frozen=True)

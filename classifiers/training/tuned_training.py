@@ -39,6 +39,7 @@ from classifiers.training.finetune import (
     short_top1_floor,
 )
 from classifiers.training.heads import fit_heads, part_anchors
+from classifiers.training.part_training import train_parts
 from service.encoding.embed import encode
 from service.encoding.inputs import model_input
 from service.encoding.models import (
@@ -240,8 +241,21 @@ def train_tuned(
         written.update(
             train_multilingual(texts, sdg, dd, models_dir, exclude_reports, config.with_heading, log)
         )
+    written.update(train_parts(texts, dd, part_encoders(models_dir, multilingual), models_dir, log))
     log(f"tuned release written to {models_dir} in {time.perf_counter() - started:.0f} s")
     return written
+
+
+def part_encoders(models_dir: Path, multilingual: bool) -> dict[str, Callable[[list[str]], np.ndarray]]:
+    """The encoders whose vectors the sub-element readers read: the release's int8 copy, and e5 for Dutch."""
+    onnx = models_dir / f"{TUNED_INT8}.onnx"
+    int8 = OnnxEncoder(onnx, models_dir / TUNED_ENCODER / "tokenizer.json", TUNED_MAX_TOKENS, alone=True)
+    encoders: dict[str, Callable[[list[str]], np.ndarray]] = {
+        TUNED_INT8: lambda texts: int8.encode(texts, 16)
+    }
+    if multilingual:
+        encoders[MULTILINGUAL] = lambda texts: encode(texts, MULTILINGUAL)
+    return encoders
 
 
 def train_multilingual(

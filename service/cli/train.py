@@ -93,7 +93,31 @@ def train_tuned_command(
         reviewed=reviewed,
     )
     for name, meta in written.items():
-        err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+        err.print(f"  {name}: thresholds {meta.get('thresholds_by_length', meta.get('thresholds'))}")
+
+
+@train_app.command("parts")
+def train_parts_command(
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(help="The tuned release whose readers to refit (default classifiers/models/tuned)"),
+    ] = None,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the reader on multilingual-e5-small")] = True,
+) -> None:
+    """Fit the sub-element readers that decide the rubric's indicators (part of `train tuned`)."""
+    from classifiers.linear import TUNED_DIR
+    from classifiers.training.part_training import train_parts
+    from classifiers.training.tuned_training import part_encoders
+    from service.frameworks import load_framework
+
+    texts = _labelled_texts()
+    target = models_dir or TUNED_DIR
+    framework = load_framework("oecd_dd", get_settings().corpora_dir)
+    written = train_parts(
+        texts, framework, part_encoders(target, multilingual), target, lambda line: err.print(line)
+    )
+    for name, meta in written.items():
+        err.print(f"  {name}: {meta['examples']} examples, {meta.get('thresholds', meta.get('types'))}")
 
 
 def _training_settings() -> Settings:

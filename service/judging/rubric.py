@@ -42,6 +42,8 @@ class Indicator:
     name: str
     name_nl: str
     steps: tuple[str, ...]
+    # the OECD sub-elements it asks about: the learned reader's gate
+    parts: tuple[str, ...]
     any_step: bool
     cues: re.Pattern[str]
     met_cues: re.Pattern[str] | None
@@ -82,6 +84,7 @@ def _indicator(raw: dict[str, Any]) -> Indicator:
         name=raw["name"],
         name_nl=raw.get("name_nl", ""),
         steps=tuple(str(s) for s in raw["steps"]),
+        parts=tuple(str(p) for p in raw["parts"]),
         any_step=bool(raw.get("any_step", False)),
         cues=compile_any(raw["cues"]),
         met_cues=compile_any(raw["met_cues"]) if raw.get("met_cues") else None,
@@ -122,10 +125,22 @@ class RubricInput:
 
 
 def candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
-    """Readings of passages that may evidence the indicator: its steps, its cues, not negative."""
+    """Readings of passages that may evidence the indicator, never negative evidence.
+
+    With the learned sub-element reader (classifiers/parts.py): the passages it reads as one of the
+    indicator's sub-elements. Without it (the zero-shot baseline, readings stored before it existed, or
+    an indicator whose sub-elements had too few labelled examples to learn): passages of the
+    indicator's steps whose text matches its cues.
+    """
     found = []
     for reading in data.dd_scores:
-        if not reading.labels or reading.passage_id in data.excluded:
+        if reading.passage_id in data.excluded:
+            continue
+        if learned_for(indicator, reading):
+            if set(reading.parts) & set(indicator.parts):
+                found.append(reading)
+            continue
+        if not reading.labels:
             continue
         if not indicator.any_step and not set(reading.labels) & set(indicator.steps):
             continue
@@ -158,9 +173,27 @@ def is_met(indicator: Indicator, reading: LabelScores, data: RubricInput) -> boo
     return not unmet(indicator, reading, data)
 
 
+def learned_for(indicator: Indicator, reading: LabelScores) -> bool:
+    """Whether the learned sub-element reader speaks to one of the indicator's sub-elements."""
+    return any(part in reading.part_scores for part in indicator.parts)
+
+
 def _strength(indicator: Indicator, reading: LabelScores) -> float:
+    """How strongly the passage reads as the indicator: its best sub-element, else its best step."""
+    if learned_for(indicator, reading):
+        return max(reading.part_scores.get(p, 0.0) for p in indicator.parts)
     steps = [reading.scores.get(s, 0.0) for s in indicator.steps if s in reading.labels]
     return max(steps or [max(reading.scores.values(), default=0.0)])
+
+
+def _rank(indicator: Indicator, reading: LabelScores, misses: tuple[str, ...], data: RubricInput) -> tuple:
+    """Best evidence first: fewest missing `met_*` conditions, then cue words, then the reader's strength.
+
+    The indicator's cue words are a feature here, not a gate: among equally complete passages, one that
+    uses the indicator's vocabulary ranks first.
+    """
+    cued = bool(indicator.cues.search(data.passages[reading.passage_id].text))
+    return (len(misses), not cued, -_strength(indicator, reading))
 
 
 def decide(indicator: Indicator, data: RubricInput, rubric: Rubric) -> IndicatorResult:
@@ -171,7 +204,7 @@ def decide(indicator: Indicator, data: RubricInput, rubric: Rubric) -> Indicator
     """
     found = candidates(indicator, data)
     misses = {r.passage_id: unmet(indicator, r, data) for r in found}
-    ranked = sorted(found, key=lambda r: (len(misses[r.passage_id]), -_strength(indicator, r)))
+    ranked = sorted(found, key=lambda r: _rank(indicator, r, misses[r.passage_id], data))
     decision: Decision = "not_met" if not ranked else "partly" if misses[ranked[0].passage_id] else "met"
     evidence = tuple(_evidence(indicator, r, data) for r in ranked[:EVIDENCE_PER_INDICATOR])
     missing = misses[ranked[0].passage_id] if ranked else ()

@@ -15,6 +15,8 @@ from typing import Literal
 
 import yaml
 
+from service.records import LabelScores, Passage
+
 EvidenceType = Literal["result", "action", "commitment", "mention"]
 EVIDENCE_TYPES: tuple[EvidenceType, ...] = ("result", "action", "commitment", "mention")
 # The types that say what a company did, as opposed to what it intends or names.
@@ -53,6 +55,14 @@ def load_substance_rules(corpora_dir: Path) -> SubstanceRules:
         advice_when_thin=" ".join(str(raw.get("advice_when_thin", "")).split()),
         thin_below=float(raw.get("thin_below", 0.5)),
     )
+
+
+def passage_types(
+    passages: Sequence[Passage], readings: Sequence[LabelScores], rules: SubstanceRules
+) -> dict[str, str]:
+    """Passage id -> evidence type: the learned reader's (on the due-diligence readings), else the rules'."""
+    learned = {r.passage_id: r.evidence_type for r in readings if r.evidence_type}
+    return {p.id: learned.get(p.id) or evidence_type(p.text, rules) for p in passages}
 
 
 def evidence_type(text: str, rules: SubstanceRules) -> EvidenceType:

@@ -21,7 +21,7 @@ from typing import Any
 
 from service.encoding.embed import EmbeddingCache, MemoryCache, embedding_key
 from service.errors import BadInput
-from service.judging.substance import evidence_type, load_substance_rules
+from service.judging.substance import load_substance_rules, passage_types
 from service.pipeline import analyze_documents, with_timings
 from service.reading.ingest import document_from_file
 from service.records import Analysis
@@ -190,7 +190,8 @@ def _save(store: Store, reports: TenantStore, report_id: int, analysis: Analysis
         model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}
     )
     rules = load_substance_rules(settings.corpora_dir)
-    types = [evidence_type(p.text, rules) for p in analysis.passages]
+    by_passage = passage_types(analysis.passages, analysis.dd, rules)
+    types = [by_passage[p.id] for p in analysis.passages]
     reports.save_analysis(report_id, analysis, model, types)
 
 

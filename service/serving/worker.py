@@ -14,7 +14,7 @@ import time
 
 from service.encoding.embed import ScopedCache
 from service.errors import BadInput, JobTimeout
-from service.judging.substance import evidence_type, load_substance_rules
+from service.judging.substance import load_substance_rules, passage_types
 from service.pipeline import analyze_pdf, load_models
 from service.reading.sandbox import CHILDREN, RECORDS, child_budget, end_stray_children
 from service.records import Analysis
@@ -177,7 +177,8 @@ class Worker(ServiceBase):
     def _evidence_types(self, analysis: Analysis) -> list[str]:
         """Each passage's evidence type, decided once here and stored with it."""
         rules = load_substance_rules(self.settings.corpora_dir)
-        return [evidence_type(p.text, rules) for p in analysis.passages]
+        types = passage_types(analysis.passages, analysis.dd, rules)
+        return [types[p.id] for p in analysis.passages]
 
 
 def job_error(exc: Exception, job_id: int) -> str:

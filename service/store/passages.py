@@ -17,7 +17,10 @@ from service.store.schema import EmbeddingRow, PassageRow, ReportRow
 
 
 def _scores_json(scores: Any) -> dict[str, Any]:
-    return {"scores": scores.scores, "labels": list(scores.labels), "parts": list(scores.parts)}
+    reading = {"scores": scores.scores, "labels": list(scores.labels), "parts": list(scores.parts)}
+    if scores.part_scores:
+        reading["part_scores"] = scores.part_scores
+    return reading
 
 
 class PassageQueries(ScopedQueries):
