@@ -19,8 +19,10 @@ from classifiers.training.part_training import evidence_type_rows
 from service.encoding.inputs import model_input
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_document, classify_texts
+from service.reading.ingest import document_from_pdf
 from service.records import Document, GapReport, IndicatorResult, Page
 from service.settings import REPO_ROOT, Settings
+from tests.conftest import SHARED
 
 COMPLAINTS = (
     "Customer complaints. We handle every customer complaint within ten working days. In 2023 we received "
@@ -108,3 +110,25 @@ def test_learned_evidence_types_agree_with_the_labels_more_than_the_rules() -> N
     learned = f1_score(truth, [r.evidence_type for r in dd], average="macro")
     by_rules = f1_score(truth, [evidence_type(t.text, rules) for t in rows], average="macro")
     assert learned > by_rules + 0.03, (learned, by_rules)
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
+    """A bank's report with its own due-diligence section (on the Supply Chain Act, p. 32)."""
+    pdf = SHARED / "reports" / "pool" / "commerzbank-2023.pdf"
+    settings = Settings(data_dir=tmp_path_factory.mktemp("bank") / "data", database_url=None)
+    return analyze_document(document_from_pdf(pdf.read_bytes(), pdf.name), settings).report
+
+
+def test_a_reports_own_due_diligence_section_is_its_best_step_1_evidence(bank: GapReport) -> None:
+    """Oversight, management systems and supplier expectations are evidenced first by that section.
+
+    Before the learned readers the supplier indicator found no passage there (it was not met) and a
+    human-resources paragraph could outrank the section; the policy indicator still prefers a passage that
+    names the OECD Guidelines (an anti-corruption one on the same page), as its `met` asks for a standard.
+    """
+    for indicator_id in ("dd1.oversight", "dd1.management", "dd1.suppliers"):
+        indicator = _indicator(bank, indicator_id)
+        assert indicator.decision == "met", indicator.reason
+        best = indicator.evidence[0]
+        assert "Due Diligence" in best.heading and best.page == 32, (indicator_id, best.heading, best.page)
