@@ -118,19 +118,25 @@ def load_mapping(path: Path = MAPPING) -> tuple[dict[str, tuple[str, ...]], dict
     return indicators, {str(k): v for k, v in raw["steps"].items()}
 
 
-def as_line(text: str) -> str:
+def as_line(text: str, continued: bool = False) -> str:
     """A sentence on one line, its full stop back: AIMS stripped the end punctuation of all but 2 sentences.
 
     Without it, segmentation would read every short capitalised sentence as a heading and drop it from
-    the passages (1,627 sentences have 12 words or fewer).
+    the passages (1,627 sentences have 12 words or fewer). A sentence the next one ``continued`` (it starts
+    in lower case: a fragment of the PDF's sentence, about 4% of them) gets no full stop, so the two are
+    read as one sentence again.
     """
     line = " ".join(text.split())
-    return line if re.search(r"[.!?:;]['\"’”)]?$", line) else f"{line}."
+    return line if continued or re.search(r"[.!?:;]['\"’”)]?$", line) else f"{line}."
 
 
 def document_of(key: str, sentences: Sequence[ExpertSentence], per_page: int) -> Document:
     """The statement as a pre-parsed report: one sentence a line, ``per_page`` sentences a page."""
-    lines = [as_line(s.text) for s in sentences]
+    texts = [s.text for s in sentences]
+    lines = [
+        as_line(t, following.strip()[:1].islower())
+        for t, following in zip(texts, [*texts[1:], ""], strict=True)
+    ]
     pages = [lines[i : i + per_page] for i in range(0, len(lines), per_page)]
     sections = [{"title": "", "text": "\n".join(page)} for page in pages]
     return document_from_file(json.dumps(sections).encode("utf-8"), f"{key}.json")
