@@ -43,7 +43,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from classifiers.labelled import AIMS_STEPS, aims_sentences
 from service.encoding.embed import EmbeddingCache
 from service.frameworks import load_framework
 from service.judging.rubric import step_scores
-from service.pipeline import analyze_documents
+from service.pipeline import analyze_documents, gap_report
 from service.reading.ingest import document_from_file
 from service.records import Analysis, Document
 from service.settings import Settings, get_settings
@@ -202,13 +202,29 @@ def result_of(key: str, analysis: Analysis, steps: Sequence[str]) -> StatementRe
 
 
 def run(
-    statements: Sequence[Statement], settings: Settings | None = None, cache: EmbeddingCache | None = None
+    statements: Sequence[Statement],
+    settings: Settings | None = None,
+    cache: EmbeddingCache | None = None,
+    readers: bool = True,
 ) -> list[StatementResult]:
-    """GapLens's reading of the statements: the pipeline's stages from segmentation to the rubric."""
+    """GapLens's reading of the statements: the pipeline's stages from segmentation to the rubric.
+
+    ``readers=False`` decides the indicators as before the learned readers (steps and cue words, rule
+    evidence types) from the same classifier readings.
+    """
     settings = settings or get_settings()
     analyses = analyze_documents([s.document for s in statements], settings, cache)
+    if not readers:
+        analyses = [without_readers(a, settings) for a in analyses]
     steps = load_framework("oecd_dd", settings.corpora_dir).label_ids
     return [result_of(s.key, a, steps) for s, a in zip(statements, analyses, strict=True)]
+
+
+def without_readers(analysis: Analysis, settings: Settings) -> Analysis:
+    """The analysis re-scored with the learned readers' outputs removed from its due-diligence readings."""
+    dd = [replace(r, part_scores={}, evidence_type="") for r in analysis.dd]
+    report = gap_report(analysis.document, analysis.passages, analysis.sdg, dd, settings)
+    return replace(analysis, dd=dd, report=report)
 
 
 def _tokens(text: str) -> list[str]:
@@ -400,11 +416,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the numbers here")
     parser.add_argument("--per-page", type=int, default=SENTENCES_PER_PAGE, help="sentences a page")
     parser.add_argument("--no-cache", action="store_true", help="embed every passage again")
+    parser.add_argument(
+        "--without-readers", action="store_true", help="indicators by steps and cue words (before issue 25)"
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     settings = get_settings()
     statements = build_documents(args.split, settings, args.per_page)
-    results = run(statements, settings, None if args.no_cache else VectorFiles())
+    results = run(statements, settings, None if args.no_cache else VectorFiles(), not args.without_readers)
     table = score(results, statements)
     table["split"], table["sentences_per_page"] = args.split, args.per_page
     table["seconds"] = round(time.perf_counter() - start, 1)
