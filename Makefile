@@ -72,6 +72,9 @@ eval: setup
 	$(BIN)/python eval/eval_v2.py --previous $(PREVIOUS_RELEASE)
 	$(BIN)/python eval/agreement.py
 	$(BIN)/python eval/expert_agreement.py corpora/labels_expert_sample/blind_v2.jsonl corpora/labels_expert_sample/blind_v3.jsonl
+	$(BIN)/python eval/eval_readers.py --split test
+	$(BIN)/python eval/expert_documents.py --split test --without-readers
+	$(BIN)/python eval/expert_documents.py --split test
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache
