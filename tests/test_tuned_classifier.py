@@ -13,6 +13,7 @@ import pytest
 from classifiers import get_classifier
 from classifiers.labelled import all_labelled, select
 from classifiers.linear import TUNED_DIR, model_files
+from classifiers.parts import evidence_type_files, part_files
 from service.encoding.embed import encode
 from service.encoding.models import TUNED_ENCODER, TUNED_INT8, head_of, shipped_int8_path
 from service.pipeline import classify_texts
@@ -39,6 +40,14 @@ def test_shipped_files_are_small_and_name_their_encoder():
             assert arrays["weights"].shape[0] == n and arrays["thresholds_short"].shape == (n,)
             meta = json.loads(meta_path.read_text())
             assert meta["encoder"] == name and set(meta["thresholds_by_length"]) == {"short", "passage"}
+    # the indicator readers ship for the default encoder and the multilingual one (classifiers/parts.py)
+    for name in (TUNED_INT8, S.multilingual_model):
+        parts_path, parts_meta = part_files(name, TUNED_DIR)
+        kinds_path, kinds_meta = evidence_type_files(name, TUNED_DIR)
+        assert parts_path.stat().st_size < 200_000 and kinds_path.stat().st_size < 200_000
+        assert json.loads(parts_meta.read_text())["encoder"] == name
+        assert json.loads(kinds_meta.read_text())["types"] == ["action", "commitment", "mention", "result"]
+        assert len(json.loads(parts_meta.read_text())["learned"]) >= 12
 
 
 def test_a_fresh_clone_classifies_offline(tmp_path):
