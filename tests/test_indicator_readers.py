@@ -121,13 +121,13 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
 
 
 def test_a_reports_own_due_diligence_section_is_its_best_step_1_evidence(bank: GapReport) -> None:
-    """Oversight, management systems and supplier expectations are evidenced first by that section.
+    """Oversight, its owner, its procedures and supplier expectations are evidenced first by that section.
 
     Before the learned readers the supplier indicator found no passage there (it was not met) and a
     human-resources paragraph could outrank the section; the policy indicator still prefers a passage that
     names the OECD Guidelines (an anti-corruption one on the same page), as its `met` asks for a standard.
     """
-    for indicator_id in ("dd1.oversight", "dd1.management", "dd1.suppliers"):
+    for indicator_id in ("dd1.oversight", "dd1.process_owner", "dd1.procedures", "dd1.suppliers"):
         indicator = _indicator(bank, indicator_id)
         assert indicator.decision == "met", indicator.reason
         best = indicator.evidence[0]
