@@ -123,10 +123,13 @@ def embed_for_classification(
     cache: EmbeddingCache | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Vectors of texts in one language from the main encoder and every classifier encoder."""
+    """Vectors of texts in one language from its search encoder and every classifier encoder.
+
+    For Dutch these are one encoder (e5), so a passage takes one pass, not a second one for search.
+    """
     models = dict.fromkeys(
         (
-            settings.embedding_model,
+            settings.search_encoder(language),
             settings.classifier_encoder("sdg", language),
             settings.classifier_encoder("oecd_dd", language),
         )
@@ -241,7 +244,7 @@ def _embed_classify_score(
             )
         sdg_all = unread(ids, kept, sdg_kept, load_framework("sdg", settings.corpora_dir))
         dd_all = unread(ids, kept, dd_kept, load_framework("oecd_dd", settings.corpora_dir))
-        found = vectors[settings.embedding_model]
+        found = vectors[settings.search_encoder(language)]
         main_all = np.zeros((len(ids), found.shape[1]), np.float32)  # a passage not read: no vector
         main_all[kept] = found
         start = 0

@@ -291,6 +291,7 @@ class Analysis:
 
     document: Document
     passages: list[Passage]
+    # Each passage's search vector, by the encoder Settings.search_encoder names for the report's language.
     vectors: np.ndarray
     sdg: list[LabelScores]
     dd: list[LabelScores]

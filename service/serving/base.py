@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -86,7 +87,9 @@ class ServiceBase:
         self.store: Store  # opened by start()
         self.uploads = settings.data_dir / "uploads"
         self.pages = settings.data_dir / "pages"
-        self._index: PassageIndex | None = None
+        # One part of the search index per encoder that made passage vectors (search_encoder); None: no
+        # passage has its vectors yet.
+        self._indexes: dict[str, PassageIndex | None] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -99,7 +102,7 @@ class ServiceBase:
         workers = settings.job_workers
         self._per_tenant = workers - 1 if workers > 1 else None
         self._index_upto = 0
-        self._index_sync = threading.Lock()
+        self._index_sync = threading.RLock()
 
     @property
     def _every(self) -> TenantStore:
@@ -111,30 +114,75 @@ class ServiceBase:
 
     @property
     def index(self) -> PassageIndex:
-        if self._index is None:
-            model = self.settings.embedding_model
-            dim = get_encoder(model, self.settings.encoder_runtime).dim
-            index = PassageIndex(self.settings.data_dir / "index", model, int(dim or 0))
+        """The main encoder's part of the search index (English passages, and all stored before parts)."""
+        model = self.settings.embedding_model
+        with self._index_sync:
+            index = self.index_part(model)
+            if index is None:
+                index = self.index_part_for(model, get_encoder(model, self.settings.encoder_runtime).dim)
+            return index
+
+    def index_part(self, model: str) -> PassageIndex | None:
+        """The part of the search index that holds ``model``'s vectors; None while the store has none.
+
+        So a server that never read a Dutch report never loads e5 to search.
+        """
+        return self._open_part(model, None)
+
+    def index_part_for(self, model: str, dim: int) -> PassageIndex:
+        """``model``'s part of the search index, made empty with ``dim`` if need be (a job adds the first)."""
+        index = self._open_part(model, dim)
+        assert index is not None  # made with ``dim`` when the store had no vectors
+        return index
+
+    def _open_part(self, model: str, dim: int | None) -> PassageIndex | None:
+        """A part as it is, read from its file or rebuilt from the store; made only from vectors or dim."""
+        with self._index_sync:
+            index = self._indexes.get(model)
+            if index is not None or (model in self._indexes and dim is None):
+                return index
             ids, vectors = self._every.all_passage_vectors(model)
+            if not ids and dim is None:
+                self._indexes[model] = None
+                return None
+            index = PassageIndex(self._index_folder(model), model, int(vectors.shape[1] if ids else dim or 0))
             if not index.load(expected_count=len(ids)):
-                log.info("rebuilding the passage index from the store (%d passages)", len(ids))
+                log.info("rebuilding the %s search index from the store (%d passages)", model, len(ids))
                 index.rebuild(ids, vectors)
-            self._index_upto = max(ids, default=0)
-            self._index = index
-        return self._index
+            self._index_upto = max(self._index_upto, ids[-1]) if ids else self._index_upto  # ids ascend
+            self._indexes[model] = index
+            return index
+
+    def _index_folder(self, model: str) -> Path:
+        """data_dir/index for the main encoder (where it always was); a folder in it for each other one."""
+        folder = self.settings.data_dir / "index"
+        return folder if model == self.settings.embedding_model else folder / re.sub(r"[^\w.-]", "_", model)
+
+    def search_models(self) -> list[str]:
+        """Encoders whose vectors passages may be searched by: the main one, then the multilingual one."""
+        return list(
+            dict.fromkeys(m for m in (self.settings.embedding_model, self.settings.multilingual_model) if m)
+        )
 
     def _catch_up_index(self) -> None:
         """Add passages another process stored (a second server on the same PostgreSQL) to our index.
 
         One cheap query per search when nothing is new; the store is the truth, the index a copy.
         """
-        if self._every.last_passage_id() <= self._index_upto:
+        last = self._every.last_passage_id()
+        if last <= self._index_upto:
             return
         with self._index_sync:
-            ids, vectors = self._every.all_passage_vectors(self.settings.embedding_model, self._index_upto)
-            if ids:
-                self.index.add(ids, vectors)
-                self._index_upto = max(self._index_upto, max(ids))
+            for model in self.search_models():
+                if self._indexes.get(model) is None:
+                    self._indexes.pop(model, None)  # try again: its first vectors may have come
+                    self.index_part(model)
+                    continue
+                ids, vectors = self._every.all_passage_vectors(model, self._index_upto)
+                index = self._indexes[model]
+                if ids and index is not None:
+                    index.add(ids, vectors)
+            self._index_upto = max(self._index_upto, last)
 
     # --- uploads and jobs ------------------------------------------------------------------
     def upload_path(self, sha256: str) -> Path:

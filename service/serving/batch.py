@@ -184,7 +184,7 @@ def _tasks(todo: Sequence[tuple[str, BatchItem]], per_task: int) -> list[Task]:
 def _save(store: Store, reports: TenantStore, report_id: int, analysis: Analysis, settings: Settings) -> None:
     # The vectors first: the search index is rebuilt from them, and a kill between the two writes
     # leaves only a harmless cache entry.
-    model = settings.embedding_model
+    model = settings.search_encoder(analysis.document.language)
     read = analysis.embedded()  # passages the relevance gate skipped have no vector to keep
     store.put_vectors(
         model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}

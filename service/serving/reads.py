@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.encoding.embed import embed_texts
+from service.encoding.embed import embed_query
+from service.encoding.index import interleave
 from service.errors import NotFound, PdfTooComplex, StorageUnavailable
 from service.frameworks import load_framework
 from service.judging.evidence import EvidenceItem, Side, label_evidence
@@ -142,11 +143,21 @@ class Reads(ServiceBase):
     def search(
         self, query: str, tenant: Tenant, k: int = 10, report_id: int | None = None, sector: str | None = None
     ) -> list[SearchHit]:
-        """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector."""
-        vector = embed_texts([query], self.settings.embedding_model, runtime=self.settings.encoder_runtime)[0]
+        """The tenant's passages closest in meaning to ``query``, optionally within a report or a sector.
+
+        Each part of the index (one per encoder: English passages by MiniLM, others by e5) is searched
+        with the query embedded by its own encoder, and the parts' hits are merged rank by rank.
+        """
+        self.index  # noqa: B018 - the main part is there from the first search on, as it always was
         self._catch_up_index()
         allowed = self._of(tenant).passage_ids(report_id=report_id, sector=sector)
-        hits = self.index.search(vector, k, allowed)
+        parts = []
+        for model in self.search_models():
+            index = self.index_part(model)
+            if index is not None and index.count():
+                vector = embed_query(query, model, self.settings.encoder_runtime)
+                parts.append(index.search(vector, k, allowed))
+        hits = interleave(parts, k)
         rows = self._of(tenant).passages_by_ids([i for i, _ in hits])
         return [SearchHit(rows[i], score) for i, score in hits if i in rows]
 

@@ -160,11 +160,12 @@ class Worker(ServiceBase):
                 cache = ScopedCache(self.store, scope)
                 page_texts = self.stored_page_texts(job.sha256)
                 analysis = analyze_pdf(data, job.filename, self.settings, cache, progress, page_texts)
-            ids = jobs.save_analysis(
-                report_id, analysis, self.settings.embedding_model, self._evidence_types(analysis), scope
-            )
+            model = self.settings.search_encoder(analysis.document.language)
+            ids = jobs.save_analysis(report_id, analysis, model, self._evidence_types(analysis), scope)
             read = analysis.embedded()
-            self.index.add([ids[k] for k in read], analysis.vectors[read])
+            if read:  # no passage read, nothing to search
+                index = self.index_part_for(model, analysis.vectors.shape[1])
+                index.add([ids[k] for k in read], analysis.vectors[read])
         except Exception as exc:  # a job must end in a recorded state, whatever went wrong
             log.exception("job %s failed", job.id)
             reason = job_error(exc, job.id)
