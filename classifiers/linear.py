@@ -194,14 +194,22 @@ class LinearClassifier:
         return self._with_passage_readers(vectors, results)
 
     def _with_passage_readers(self, vectors: np.ndarray, results: list[LabelScores]) -> list[LabelScores]:
-        """OECD readings take sub-elements and evidence type from the learned readers the encoder has."""
+        """OECD readings take sub-elements and evidence type from the learned readers the encoder has.
+
+        A sub-element the reader did not learn (too few examples) keeps its attribution by similarity, so
+        coverage does not call it missing in every report.
+        """
         if self.framework.id != "oecd_dd":
             return results
         reader = part_reader(self.encoder, self.models_dir)
         if reader is not None:
             results = [
-                replace(result, parts=parts, part_scores=scores)
-                for result, (scores, parts) in zip(results, reader.read(vectors), strict=True)
+                replace(
+                    result,
+                    parts=learned + tuple(p for p in result.parts if p not in scores),
+                    part_scores=scores,
+                )
+                for result, (scores, learned) in zip(results, reader.read(vectors), strict=True)
             ]
         kinds = evidence_type_reader(self.encoder, self.models_dir)
         if kinds is not None:

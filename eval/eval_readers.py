@@ -29,7 +29,7 @@ from classifiers.labelled import LabelledText, all_labelled, select
 from classifiers.training.part_training import evidence_type_rows, report_examples
 from service.encoding.inputs import model_input
 from service.frameworks import load_framework
-from service.judging.rubric import Indicator, learned_for, load_rubric
+from service.judging.rubric import Indicator, learned_for, learned_parts, load_rubric
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import classify_texts
 from service.records import LabelScores
@@ -52,7 +52,7 @@ def old_gate(indicator: Indicator, reading: LabelScores, text: str) -> bool:
 def new_gate(indicator: Indicator, reading: LabelScores, text: str) -> bool:
     """The rubric's gate now (service/judging/rubric.py ``candidates``)."""
     if learned_for(indicator, reading):
-        return bool(set(reading.parts) & set(indicator.parts))
+        return bool(learned_parts(reading) & set(indicator.parts))
     return old_gate(indicator, reading, text)
 
 

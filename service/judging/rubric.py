@@ -137,7 +137,7 @@ def candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
         if reading.passage_id in data.excluded:
             continue
         if learned_for(indicator, reading):
-            if set(reading.parts) & set(indicator.parts):
+            if learned_parts(reading) & set(indicator.parts):
                 found.append(reading)
             continue
         if not reading.labels:
@@ -171,6 +171,11 @@ def unmet(indicator: Indicator, reading: LabelScores, data: RubricInput) -> tupl
 def is_met(indicator: Indicator, reading: LabelScores, data: RubricInput) -> bool:
     """Whether one candidate passage meets the indicator (the `met_*` conditions of the rubric file)."""
     return not unmet(indicator, reading, data)
+
+
+def learned_parts(reading: LabelScores) -> set[str]:
+    """The sub-elements the learned reader reads the passage as (not those attributed by similarity)."""
+    return {part for part in reading.parts if part in reading.part_scores}
 
 
 def learned_for(indicator: Indicator, reading: LabelScores) -> bool:
