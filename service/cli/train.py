@@ -111,8 +111,12 @@ def _tune_config(frozen_layers: int | None, threads: int | None) -> TuneConfig:
 
     from classifiers.training.finetune import TuneConfig
 
-    changes = {"frozen_layers": frozen_layers, "threads": threads}
-    return replace(TuneConfig(), **{k: v for k, v in changes.items() if v is not None})
+    shipped = TuneConfig()
+    return replace(
+        shipped,
+        frozen_layers=shipped.frozen_layers if frozen_layers is None else frozen_layers,
+        threads=shipped.threads if threads is None else threads,
+    )
 
 
 def _training_settings() -> Settings:
