@@ -2,6 +2,8 @@
 
     python eval/eval_v2.py                      # tuned vs first release vs zero-shot, dev and test
     python eval/eval_v2.py --splits dev          # while developing: never look at test to choose anything
+    python eval/eval_v2.py --tuned-dir DIR --save out.json   # a candidate release; rows kept for
+                                                 # eval/compare_readers.py
 
 Every text goes through ``classify_texts``, the path `gaplens classify` and /v1/classify use (language
 detection, chunking of long texts, the merge of chunk readings), so the numbers are what a user gets.
@@ -41,6 +43,8 @@ CONFIGS = {
     "tuned int8": ("tuned", f"{TUNED_ENCODER}-int8"),
     "first release": ("trained", CLASSIFIER_ENCODERS["trained"]),
     "zero-shot": ("zero-shot", CLASSIFIER_ENCODERS["zero-shot"]),
+    # A candidate, not shipped: tuned int8 and e5 int8 heads averaged (eval/ensemble_heads.py).
+    "ensemble int8": ("ensemble", "gaplens-minilm-int8+multilingual-e5-small-int8"),
 }
 
 
@@ -182,10 +186,23 @@ def main() -> None:
         help="also score the tuned int8 release of git revision REV (its classifiers/models/tuned, in a "
         "child process), printed as 'previous'",
     )
+    parser.add_argument(
+        "--ensemble-rules",
+        type=Path,
+        help="the ensemble's dev-chosen thresholds (eval/ensemble_heads.py writes them); needed by "
+        "'ensemble int8'",
+    )
+    parser.add_argument("--save", type=Path, help="also write every row to this JSON file")
     parser.add_argument("--as-name", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tuned_dir:
         use_tuned_release(args.tuned_dir.resolve())
+    if "ensemble int8" in args.classifiers:
+        if not args.ensemble_rules:
+            parser.error("'ensemble int8' needs --ensemble-rules (python eval/ensemble_heads.py OUT)")
+        from ensemble_heads import register
+
+        register(args.ensemble_rules)
     base = Settings()
     texts = all_labelled(base.corpora_dir, base.shared_data_dir, REPO_ROOT / "eval" / "data")
     cache = MemoryCache(capacity=400_000)
@@ -224,17 +241,33 @@ def main() -> None:
         if args.no_short:
             continue
         short = short_benchmark(settings, base.shared_data_dir, cache)
+        results[(name, "dev", "corporate_actions")] = short
         print(
             f"{shown:14} short (corporate_actions dev, {short['n']}): "
             f"per-SDG accuracy {short['per_sdg_accuracy']:.3f}, recall {short['recall']:.3f}"
         )
+    if args.save:
+        save_rows(args.save, results, args)
     if "dev" in args.splits and "test" in args.splits:
         print("\ngap (dev - test), SDG micro-F1 / OECD macro-F1:")
         for (name, split, label), row in results.items():
-            if split == "dev" and (name, "test", label) in results:
+            if split == "dev" and (name, "test", label) in results and label != "corporate_actions":
                 test = results[(name, "test", label)]
                 sdg_gap, dd_gap = row["sdg_f1"] - test["sdg_f1"], row["dd_macro"] - test["dd_macro"]
                 print(f"  {name:14} {label:17} {sdg_gap:+.3f} / {dd_gap:+.3f}")
+
+
+def save_rows(path: Path, results: dict[tuple[str, str, str], dict[str, float]], args: object) -> None:
+    """Every scored row as JSON (classifier, split, set and its numbers), with the command's options."""
+    import json
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+    rows = [{"classifier": c, "split": s, "set": label, **row} for (c, s, label), row in results.items()]
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    document = {"commit": commit.stdout.strip(), "options": options, "rows": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, allow_nan=True) + "\n", encoding="utf-8")
 
 
 def score_previous_release(revision: str, splits: Sequence[str], langs: Sequence[str]) -> None:

@@ -132,3 +132,20 @@ def test_analyze_hands_the_pdf_to_a_running_server_and_reads_it_itself_without_a
     for side in ("sdg", "due_diligence"):
         assert [c["score"] for c in served[side]] == [c["score"] for c in here[side]]
     assert served["profile"] == here["profile"] and served["pages"] == here["pages"] == 35
+
+
+def test_train_tuned_takes_the_frozen_layers_and_threads_it_is_given(tmp_path):
+    # the options change only what they name; the rest is the shipped configuration
+    from classifiers.training.finetune import TuneConfig
+    from service.cli.train import _tune_config
+
+    assert _tune_config(None, None) == TuneConfig()
+    config = _tune_config(0, 1)
+    assert (config.frozen_layers, config.threads) == (0, 1)
+    assert config.epochs == TuneConfig().epochs
+    # MiniLM has six layers: a seventh is refused before any training starts, and nothing is written
+    out = tmp_path / "release"
+    result = runner.invoke(app, ["train", "tuned", "--models-dir", str(out), "--frozen-layers", "7"])
+    assert result.exit_code == 2
+    assert "frozen-layers" in result.output
+    assert not out.exists()

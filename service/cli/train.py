@@ -13,6 +13,7 @@ from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings, get_setti
 
 if TYPE_CHECKING:
     from classifiers.labelled import LabelledText
+    from classifiers.training.finetune import TuneConfig
 
 train_app = typer.Typer(help="Rebuild the shipped classifier files from the data in the repository.")
 
@@ -68,6 +69,13 @@ def train_tuned_command(
     tenant_reviews: Annotated[
         list[str] | None, typer.Option(help="Fold in this tenant's reviews, read from the store")
     ] = None,
+    frozen_layers: Annotated[
+        int | None,
+        typer.Option(min=0, max=6, help="Lowest encoder layers kept as packaged (default: the shipped 2)"),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Torch threads for fine-tuning (default: the shipped 2)")
+    ] = None,
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
     from classifiers.labelled import read_reviews, reviewed_texts
@@ -88,6 +96,7 @@ def train_tuned_command(
         settings.shared_data_dir,
         eval_data,
         models_dir or TUNED_DIR,
+        config=_tune_config(frozen_layers, threads),
         multilingual=multilingual,
         log=lambda line: err.print(line),
         reviewed=reviewed,
@@ -118,6 +127,20 @@ def train_parts_command(
     )
     for name, meta in written.items():
         err.print(f"  {name}: {meta['examples']} examples, {meta.get('thresholds', meta.get('types'))}")
+
+
+def _tune_config(frozen_layers: int | None, threads: int | None) -> TuneConfig:
+    """The shipped fine-tuning settings with the options given on the command line."""
+    from dataclasses import replace
+
+    from classifiers.training.finetune import TuneConfig
+
+    shipped = TuneConfig()
+    return replace(
+        shipped,
+        frozen_layers=shipped.frozen_layers if frozen_layers is None else frozen_layers,
+        threads=shipped.threads if threads is None else threads,
+    )
 
 
 def _training_settings() -> Settings:
