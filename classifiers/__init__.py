@@ -48,18 +48,25 @@ CLASSIFIERS: dict[str, Callable[[str, Path, str], Classifier]] = {
     "trained": _heads_in(MODELS_DIR),
     "zero-shot": _zero_shot,
 }
-_loaded: dict[tuple[str, str, Path, str], Classifier] = {}
+_loaded: dict[tuple[str, str, Path, str, Path], Classifier] = {}
 _lock = threading.Lock()
 
 
-def get_classifier(framework_id: str, name: str, corpora_dir: Path, model: str) -> Classifier:
-    """A loaded classifier, built once per process for each (framework, name, corpora, model)."""
+def get_classifier(
+    framework_id: str, name: str, corpora_dir: Path, model: str, tuned_dir: Path = TUNED_DIR
+) -> Classifier:
+    """A loaded classifier, built once per process for each (framework, name, corpora, model, tuned dir).
+
+    ``tuned_dir`` (the setting ``tuned_dir``) is where ``tuned`` reads its heads and readers: a release
+    refit with a tenant's reviews (``gaplens train parts --models-dir``) can be served beside the shipped one.
+    """
     if name not in CLASSIFIERS:
         raise UnknownName(f"unknown classifier {name!r}; known: {', '.join(CLASSIFIERS)}")
-    key = (framework_id, name, corpora_dir, model)
+    key = (framework_id, name, corpora_dir, model, tuned_dir)
+    build = _heads_in(tuned_dir) if name == "tuned" else CLASSIFIERS[name]
     with _lock:
         if key not in _loaded:
-            classifier = CLASSIFIERS[name](framework_id, corpora_dir, model)
+            classifier = build(framework_id, corpora_dir, model)
             classifier.load()
             _loaded[key] = classifier
         return _loaded[key]

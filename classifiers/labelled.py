@@ -325,9 +325,14 @@ def reviewed_texts(lines: Iterable[dict]) -> list[LabelledText]:
     return texts
 
 
+def review_lines(path: Path) -> list[dict]:
+    """The lines of a review export file (JSON lines, as ``gaplens reviews export`` writes them)."""
+    return list(_jsonl(path))
+
+
 def read_reviews(path: Path) -> list[LabelledText]:
     """``reviewed_texts`` of a review export file (JSON lines)."""
-    return reviewed_texts(_jsonl(path))
+    return reviewed_texts(review_lines(path))
 
 
 def deduplicated(texts: Iterable[LabelledText]) -> list[LabelledText]:

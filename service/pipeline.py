@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from classifiers import get_classifier
-from classifiers.linear import TUNED_DIR, named_labels
+from classifiers.linear import named_labels
 from classifiers.relevance import load_gate
 from service.encoding.embed import EmbeddingCache, embed_texts
 from service.encoding.inputs import model_input
@@ -75,7 +75,7 @@ def needs_encoder(
     The gate (classifiers/relevance.py) reads English only; a passage that names a goal or a step
     instrument outright is always read.
     """
-    gate = load_gate(TUNED_DIR) if settings.relevance_gate and language == "en" else None
+    gate = load_gate(settings.tuned_dir) if settings.relevance_gate and language == "en" else None
     if gate is None:
         return np.ones(len(inputs), dtype=bool)
     keep = gate.needs_encoder(inputs)
@@ -111,7 +111,7 @@ def classify_vectors(
     readings = []
     for framework_id, name in (("sdg", settings.sdg_classifier), ("oecd_dd", settings.dd_classifier)):
         model = settings.classifier_encoder(framework_id, language)
-        classifier = get_classifier(framework_id, name, settings.corpora_dir, model)
+        classifier = get_classifier(framework_id, name, settings.corpora_dir, model, settings.tuned_dir)
         readings.append(classifier.predict(vectors[model], passage_ids, texts))
     return readings[0], readings[1]
 

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # English passages the relevance gate rules out (financial statements, tables, boilerplate) skip the
     # encoder and take no label (classifiers/relevance.py; what it saves and costs: eval/RESULTS.md).
     relevance_gate: bool = True
+    # The tuned classifier's heads, sub-element and evidence-type readers and relevance gate (not the
+    # encoder: GAPLENS_TUNED_MODEL_DIR). `gaplens train parts --models-dir DIR` writes readers refit with
+    # a tenant's reviews into DIR; pointing this at DIR serves them (to the whole deployment).
+    tuned_dir: Path = REPO_ROOT / "classifiers" / "models" / "tuned"
     evidence_per_label: int = 5
     # Labelled data for `gaplens train` and eval/ (the shared/ folder beside the checkout).
     shared_data_dir: Path = REPO_ROOT.parent / "shared" / "data"

@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from classifiers.labelled import reviewed_texts
+from classifiers.linear import TUNED_DIR
+from classifiers.parts import part_files
+from classifiers.training.part_training import REVIEW_WEIGHT
 from service import cli
 from service.app import create_app
-from service.records import GapReport
+from service.encoding.models import TUNED_INT8
+from service.pipeline import analyze_document
+from service.records import Document, GapReport, Page
 from service.serving.auth import create_api_key
 from service.settings import Settings
 from service.store import Store
@@ -240,6 +246,12 @@ def test_reviews_export_as_labelled_data(client, keys, report):
     )
     # the attached hit is labelled with its indicator's step; the rejected passages say what they are not
     assert any(line["dd_steps"] for line in passages) and any(line["rejected_dd_steps"] for line in passages)
+    # ... and names the indicators themselves: the step alone loses which indicator the analyst judged
+    indicator_ids = {i["id"] for i in machine(client, keys["a"], report)["indicators"]}
+    attached = [line for line in passages if line["indicators"]]
+    rejected_for = [line for line in passages if line["rejected_indicators"]]
+    assert attached and rejected_for
+    assert all(set(line["indicators"] + line["rejected_indicators"]) <= indicator_ids for line in passages)
     rows = {
         (line["type"], line.get("indicator") or line.get("goal"))
         for line in lines
@@ -336,3 +348,36 @@ def test_reviews_survive_a_restart_a_reupload_and_a_reanalysis(settings, keys, r
         assert own.get_report(report).status == "done" and own.passages(report, 0, 1)
         after = reviewed(again, keys["a"], report)
         assert after["reviewed"] == expected["reviewed"] and after["decisions"] == expected["decisions"]
+
+
+def test_reviews_refit_the_sub_element_readers_into_a_release_the_service_serves(
+    client, keys, report, tmp_path
+):
+    """`gaplens train parts --reviews` folds an export into another folder, and the pipeline reads it."""
+    analysis = machine(client, keys["a"], report)
+    target = next(i for i in analysis["indicators"] if len(i["evidence"]) >= 2)
+    for evidence, kind in zip(target["evidence"], ("evidence_confirm", "evidence_reject"), strict=False):
+        answer = review(client, keys["a"], report, kind=kind, target=evidence["passage_id"], on=target["id"])
+        assert answer.status_code == 201, answer.text
+    export = tmp_path / "reviews.jsonl"
+    export.write_text(client.get("/v1/reviews/export", headers=bearer(keys["a"])).text, encoding="utf-8")
+    lines = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    judged = [line for line in lines if line["type"] == "passage" and target["id"] in line["indicators"]]
+    assert judged and any(
+        target["id"] in line["rejected_indicators"] for line in lines if line["type"] == "passage"
+    )
+    release = tmp_path / "release"
+    command = ["train", "parts", "--reviews", str(export), "--models-dir", str(release), "--no-multilingual"]
+    trained = CliRunner().invoke(cli.app, command)
+    assert trained.exit_code == 0, trained.output
+    arrays, meta = part_files(TUNED_INT8, release)
+    shipped, _ = part_files(TUNED_INT8, TUNED_DIR)
+    written = json.loads(meta.read_text(encoding="utf-8"))
+    assert written["examples_by_source"]["review"] >= 2 and written["review_weight"] == REVIEW_WEIGHT
+    assert not np.allclose(np.load(arrays)["weights"], np.load(shipped)["weights"])
+    # the folder is a whole release (the shipped heads beside the refit readers): the service reads it
+    page = Page(number=1, text="\n".join(line["text"] for line in judged))
+    document = Document("reviewed", (page,), "en", "reviewed.json", "sections", 1)
+    refit = analyze_document(document, Settings(tuned_dir=release))
+    before = analyze_document(document, Settings())
+    assert refit.dd and [r.part_scores for r in refit.dd] != [r.part_scores for r in before.dd]

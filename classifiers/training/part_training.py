@@ -9,7 +9,9 @@ stakeholders". These heads learn the sub-elements instead, from what people labe
   without steps is no evidence of any;
 - the AIMS experts' criteria on modern-slavery statements, read as the sub-elements they speak to
   (``AIMS_PARTS``), with every sub-element they cannot speak to masked out of the loss, as for steps;
-- the guidance's own sub-element texts and their examples (corpora/oecd_due_diligence.yaml).
+- the guidance's own sub-element texts and their examples (corpora/oecd_due_diligence.yaml);
+- a tenant's reviews (``gaplens train parts --reviews``): a passage an analyst confirmed or rejected for an
+  indicator is evidence, or not, of that indicator's sub-elements (``review_examples``).
 
 One logistic regression per sub-element on the frozen vectors the due-diligence classifier already reads
 (no extra encoder pass), fitted only on the rows whose label for that sub-element is known; Platt curves
@@ -20,9 +22,10 @@ rule), so the dev split stays for measuring. Deterministic (fixed folds, lbfgs).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +114,39 @@ def report_examples(texts: Sequence[LabelledText], all_parts: Sequence[str]) -> 
     return examples
 
 
+# An analyst's review weighs twice a labelled row: it is a decision on this tenant's own text, in the
+# tenant's own reading of an indicator, where our labels and AIMS's are other people's reading of other
+# companies' reports. Not tuned (no tenant's held-out reviews to tune it on).
+REVIEW_WEIGHT = 2.0
+
+
+def review_examples(
+    lines: Iterable[dict], indicator_parts: Mapping[str, Sequence[str]], all_parts: Sequence[str]
+) -> list[PartExample]:
+    """Reviewed passages (the review export's ``type: passage`` lines) as sub-element training rows.
+
+    A passage confirmed or attached for an indicator evidences that indicator's sub-elements (its
+    ``parts`` in corpora/dd_rubric.yaml); one rejected for it evidences none of them. Only those
+    sub-elements are known: a review of a grievance indicator says nothing about the passage's policy
+    parts. Confirmation wins over a rejection of the same sub-element (another indicator's). A line
+    without indicators (a review on a goal or a step) teaches the readers nothing.
+    """
+    wanted = set(all_parts)
+    examples = []
+    for line in lines:
+        if line.get("type") != "passage":
+            continue
+        parts = {p for i in line.get("indicators") or () for p in indicator_parts.get(i, ())}
+        refused = {p for i in line.get("rejected_indicators") or () for p in indicator_parts.get(i, ())}
+        known = (parts | refused) & wanted
+        if known:
+            text = model_input(line["text"], line.get("heading", ""))
+            examples.append(
+                PartExample(text, frozenset(parts & wanted), frozenset(known), "review", REVIEW_WEIGHT)
+            )
+    return examples
+
+
 def guidance_examples(framework: Framework) -> list[PartExample]:
     """The guidance's sub-element texts and examples, each evidence of its own sub-element only."""
     everything = frozenset(p.id for label in framework.labels for p in label.parts)
@@ -184,6 +220,7 @@ def fit_part_heads(
         "hyperparameters": {"C": c, "folds": FOLDS, "seed": SEED, "class_weight": "balanced"},
         "aims_parts": {k: list(v) for k, v in AIMS_PARTS.items()},
         "aims_weight": AIMS_WEIGHT,
+        "review_weight": REVIEW_WEIGHT,
     }
     return PartHeads(tuple(all_parts), weights, bias, platt, thresholds, facts)
 
@@ -251,24 +288,44 @@ def write_evidence_type(
     return meta
 
 
+def seed_release(target: Path, source: Path) -> Path:
+    """Make ``target`` a release the service can read, and say where the encoder to read texts with is.
+
+    A release refit with a tenant's reviews is written beside the shipped one (the setting ``tuned_dir``
+    serves it): it takes the source's heads, readers and gate (small .npz / .json files) where it has none
+    of its own, and reads with the source's encoder when it has no int8 copy of its own.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    if target.resolve() != source.resolve():
+        for path in sorted([*source.glob("*.npz"), *source.glob("*.json")]):
+            if not (target / path.name).exists():
+                shutil.copy2(path, target / path.name)
+    return target if (target / f"{ENGLISH_ENCODER}.onnx").exists() else source
+
+
 def train_parts(
     texts: Sequence[LabelledText],
     framework: Framework,
     encoders: dict[str, Callable[[list[str]], np.ndarray]],
     models_dir: Path,
     log: Callable[[str], None] = print,
+    reviews: Sequence[dict] = (),
+    indicator_parts: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, dict]:
     """Fit and write the sub-element and evidence-type readers for each encoder (name -> its encode function).
 
     The English encoder learns from English rows only, as the step heads do; any other encoder (the
-    multilingual one reads Dutch) from every language.
+    multilingual one reads Dutch) from every language. ``reviews`` (review export lines) join the train
+    rows (``review_examples``; ``indicator_parts``: indicator id -> its sub-elements).
     """
     all_parts = [part.id for label in framework.labels for part in label.parts]
     written = {}
     for name, encode_texts in encoders.items():
         started = time.perf_counter()
         pool = [t for t in texts if t.split == "train" and (t.lang == "en" or name != ENGLISH_ENCODER)]
+        reviewed = [r for r in reviews if (r.get("language") or "en") == "en" or name != ENGLISH_ENCODER]
         examples = report_examples(pool, all_parts) + guidance_examples(framework)
+        examples += review_examples(reviewed, indicator_parts or {}, all_parts)
         log(f"sub-element reader for {name}: encoding {len(examples)} texts")
         vectors = encode_texts([e.text for e in examples]).astype(np.float64)
         heads = fit_part_heads(examples, vectors, all_parts, log=log)

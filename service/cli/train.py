@@ -22,6 +22,13 @@ EncoderOption = Annotated[
     list[str] | None, typer.Option("--encoder", help="Encoder(s) to train a head for (default: both)")
 ]
 ModelsDirOption = Annotated[Path | None, typer.Option(help="Where to write (default classifiers/models)")]
+ReviewsOption = Annotated[
+    list[Path] | None,
+    typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
+]
+TenantReviewsOption = Annotated[
+    list[str] | None, typer.Option(help="Fold in this tenant's reviews, read from the store")
+]
 
 
 def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -> None:
@@ -62,13 +69,8 @@ def train_tuned_command(
         Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
     ] = None,
     multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
-    reviews: Annotated[
-        list[Path] | None,
-        typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
-    ] = None,
-    tenant_reviews: Annotated[
-        list[str] | None, typer.Option(help="Fold in this tenant's reviews, read from the store")
-    ] = None,
+    reviews: ReviewsOption = None,
+    tenant_reviews: TenantReviewsOption = None,
     frozen_layers: Annotated[
         int | None,
         typer.Option(min=0, max=6, help="Lowest encoder layers kept as packaged (default: the shipped 2)"),
@@ -78,18 +80,12 @@ def train_tuned_command(
     ] = None,
 ) -> None:
     """Fine-tune the encoder and write the default classifiers (eval/RESULTS.md gives the time on 2 cores)."""
-    from classifiers.labelled import read_reviews, reviewed_texts
+    from classifiers.labelled import reviewed_texts
     from classifiers.linear import TUNED_DIR
     from classifiers.training.tuned_training import train_tuned
-    from service.serving.reviews import tenant_review_lines
 
     settings = _training_settings()
-    reviewed = [text for path in reviews or [] for text in read_reviews(path)]
-    for name in tenant_reviews or []:
-        try:
-            reviewed += reviewed_texts(tenant_review_lines(_store(), settings, name))
-        except GapLensError as exc:
-            raise _fail(exc) from exc
+    reviewed = reviewed_texts(_review_lines(settings, reviews, tenant_reviews))
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -105,25 +101,55 @@ def train_tuned_command(
         err.print(f"  {name}: thresholds {meta.get('thresholds_by_length', meta.get('thresholds'))}")
 
 
+def _review_lines(settings: Settings, files: list[Path] | None, tenants: list[str] | None) -> list[dict]:
+    """The review export lines of the files and of the tenants named (read from the store)."""
+    from classifiers.labelled import review_lines
+    from service.serving.reviews import tenant_review_lines
+
+    lines = [line for path in files or [] for line in review_lines(path)]
+    for name in tenants or []:
+        try:
+            lines += tenant_review_lines(_store(), settings, name)
+        except GapLensError as exc:
+            raise _fail(exc) from exc
+    return lines
+
+
 @train_app.command("parts")
 def train_parts_command(
     models_dir: Annotated[
         Path | None,
-        typer.Option(help="The tuned release whose readers to refit (default classifiers/models/tuned)"),
+        typer.Option(
+            help="Where to write (default classifiers/models/tuned); another folder gets a copy of the "
+            "shipped release's heads and serves with GAPLENS_TUNED_DIR"
+        ),
     ] = None,
     multilingual: Annotated[bool, typer.Option(help="Also fit the reader on multilingual-e5-small")] = True,
+    reviews: ReviewsOption = None,
+    tenant_reviews: TenantReviewsOption = None,
 ) -> None:
     """Fit the sub-element readers that decide the rubric's indicators (part of `train tuned`)."""
     from classifiers.linear import TUNED_DIR
-    from classifiers.training.part_training import train_parts
+    from classifiers.training.part_training import seed_release, train_parts
     from classifiers.training.tuned_training import part_encoders
     from service.frameworks import load_framework
+    from service.judging.rubric import load_rubric
 
     texts = _labelled_texts()
+    settings = get_settings()
+    lines = _review_lines(settings, reviews, tenant_reviews)
     target = models_dir or TUNED_DIR
-    framework = load_framework("oecd_dd", get_settings().corpora_dir)
+    encoder_dir = seed_release(target, TUNED_DIR)
+    framework = load_framework("oecd_dd", settings.corpora_dir)
+    parts = {i.id: i.parts for i in load_rubric(settings.corpora_dir).indicators}
     written = train_parts(
-        texts, framework, part_encoders(target, multilingual), target, lambda line: err.print(line)
+        texts,
+        framework,
+        part_encoders(encoder_dir, multilingual),
+        target,
+        lambda line: err.print(line),
+        reviews=lines,
+        indicator_parts=parts,
     )
     for name, meta in written.items():
         err.print(f"  {name}: {meta['examples']} examples, {meta.get('thresholds', meta.get('types'))}")

@@ -57,6 +57,7 @@ EVIDENCE_KINDS = ("evidence_confirm", "evidence_reject")
 _EVIDENCE: TypeAdapter[Evidence] = TypeAdapter(Evidence)
 # the labels of an exported passage line (the classify contract's two, and what a rejection denied)
 LABEL_FIELDS = ("sdgs", "dd_steps", "rejected_sdgs", "rejected_dd_steps")
+INDICATOR_FIELDS = ("indicators", "rejected_indicators")
 
 
 @dataclass(frozen=True)
@@ -538,7 +539,7 @@ def labelled_passages(
         passage_id = row.after["passage_id"] if attach else row.target
         if passage_id not in passages:
             continue
-        entry = labels.setdefault(passage_id, {k: set() for k in LABEL_FIELDS})
+        entry = labels.setdefault(passage_id, {k: set() for k in (*LABEL_FIELDS, *INDICATOR_FIELDS)})
         on = row.target if attach else row.after.get("on", "")
         rejected = row.after.get("status") == "rejected"
         if on:
@@ -547,6 +548,8 @@ def labelled_passages(
                 continue
             framework, label = known
             entry[f"rejected_{framework}" if rejected else framework].add(label)
+            if not on.startswith(("sdg-", "dd-")):
+                entry["rejected_indicators" if rejected else "indicators"].add(on)
         elif not rejected:
             stored = passages[passage_id]
             entry["sdgs"] |= set(stored.sdg.get("labels", []))
@@ -554,18 +557,46 @@ def labelled_passages(
         who[passage_id] = row
     for passage_id, entry in labels.items():
         passage, row = passages[passage_id], who[passage_id]
-        yield {
-            "type": "passage",
-            "id": f"{report.sha256[:12]}-{passage_id}",
-            "text": passage.text,
-            **{k: sorted((int(v) for v in values), key=int) for k, values in entry.items()},
-            "report_sha256": report.sha256,
-            "language": report.language,
-            "heading": passage.heading,
-            "page": passage.page,
-            "reviewer": row.reviewer,
-            "reviewed_at": as_utc(row.created_at).isoformat(),
-        }
+        yield passage_line(
+            f"{report.sha256[:12]}-{passage_id}",
+            passage,
+            entry,
+            (report.sha256, report.language),
+            row.reviewer,
+            as_utc(row.created_at).isoformat(),
+        )
+
+
+def passage_line(
+    line_id: str,
+    passage: PassageRow | Passage,
+    entry: dict[str, set[str]],
+    report: tuple[str, str],
+    reviewer: str,
+    reviewed_at: str,
+) -> dict[str, Any]:
+    """One reviewed passage as the export writes it: classify-contract labels, then the indicators.
+
+    ``entry`` holds the label sets of ``LABEL_FIELDS`` (goal and step numbers) and ``INDICATOR_FIELDS``
+    (the indicator ids the analyst confirmed or attached the passage for, and rejected it for): a step
+    alone loses which of the step's indicators the analyst judged, which the sub-element readers learn from
+    (classifiers/training/part_training.py: ``review_examples``). ``report`` is the report's (sha256,
+    language). eval/review_effect.py writes its simulated reviews with this function.
+    """
+    sha256, language = report
+    return {
+        "type": "passage",
+        "id": line_id,
+        "text": passage.text,
+        **{k: sorted((int(v) for v in entry.get(k, ())), key=int) for k in LABEL_FIELDS},
+        **{k: sorted(entry.get(k, ())) for k in INDICATOR_FIELDS},
+        "report_sha256": sha256,
+        "language": language,
+        "heading": passage.heading,
+        "page": passage.page,
+        "reviewer": reviewer,
+        "reviewed_at": reviewed_at,
+    }
 
 
 def decision_rows(
