@@ -14,9 +14,11 @@ import hashlib
 import pytest
 from sklearn.metrics import f1_score
 
-from classifiers.labelled import all_labelled, select
-from classifiers.training.part_training import evidence_type_rows
+from classifiers.labelled import all_labelled, reviewed_texts, select
+from classifiers.training.part_training import evidence_type_rows, report_examples, review_examples
 from service.encoding.inputs import model_input
+from service.frameworks import load_framework
+from service.judging.rubric import load_rubric
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_document, classify_texts
 from service.reading.ingest import document_from_pdf
@@ -132,3 +134,36 @@ def test_a_reports_own_due_diligence_section_is_its_best_step_1_evidence(bank: G
         assert indicator.decision == "met", indicator.reason
         best = indicator.evidence[0]
         assert "Due Diligence" in best.heading and best.page == 32, (indicator_id, best.heading, best.page)
+
+
+def test_a_reviewed_passage_teaches_the_readers_only_about_the_indicators_it_was_reviewed_for() -> None:
+    """`train tuned --reviews` and `train parts --reviews` build the same rows from a review export line.
+
+    The reviewed passage as a step-labelled text (how `train tuned` folds it into the encoder) is not also a
+    row of "no sub-element": a rejection for one indicator says nothing about the passage's other parts.
+    """
+    settings = Settings()
+    rubric = load_rubric(settings.corpora_dir)
+    parts = {i.id: i.parts for i in rubric.indicators}
+    all_parts = [
+        p.id for label in load_framework("oecd_dd", settings.corpora_dir).labels for p in label.parts
+    ]
+    line = {
+        "type": "passage",
+        "id": "abc-p1",
+        "text": WHISTLEBLOWING,
+        "sdgs": [],
+        "dd_steps": [6],
+        "rejected_dd_steps": [5],
+        "indicators": ["dd6.grievance_mechanism"],
+        "rejected_indicators": ["dd5.affected_communication"],
+        "language": "en",
+    }
+    (row,) = review_examples([line], parts, all_parts)
+    assert row.parts == {"6.2"} and row.known == {"6.2", "5.2"}
+    # only rejected: as a step-labelled text it has no step, which must not read as "no sub-element at all"
+    rejected = {**line, "dd_steps": [], "indicators": []}
+    (as_text,) = reviewed_texts([rejected])
+    assert as_text.steps == () and report_examples([as_text], all_parts) == []
+    (row,) = review_examples([rejected], parts, all_parts)
+    assert row.parts == set() and row.known == {"5.2"}

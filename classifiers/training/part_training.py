@@ -100,7 +100,8 @@ def report_examples(texts: Sequence[LabelledText], all_parts: Sequence[str]) -> 
     everything = frozenset(all_parts)
     examples = []
     for t in texts:
-        if t.granularity == "page" or t.steps is None:
+        # reviewed passages become rows per indicator (review_examples), not rows of "no sub-element"
+        if t.granularity == "page" or t.steps is None or t.source == "review":
             continue
         model_text = model_input(t.text, t.heading)
         if t.source == "aims":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -201,11 +201,15 @@ def train_tuned(
     multilingual: bool = True,
     log: Callable[[str], None] = print,
     reviewed: Sequence[LabelledText] = (),
+    review_lines: Sequence[dict] = (),
+    indicator_parts: Mapping[str, Sequence[str]] | None = None,
 ) -> dict:
     """Train and write the whole tuned release; returns the metadata of each written head.
 
     ``reviewed``: analysts' reviewed passages (classifiers.labelled.reviewed_texts), folded into the
-    train split; where a text is also in the labelled sets, the analyst's labels win.
+    train split; where a text is also in the labelled sets, the analyst's labels win. ``review_lines``
+    (the same reviews as export lines) and ``indicator_parts`` (indicator id -> its sub-elements) give the
+    indicator readers the analyst's decision per indicator (part_training.review_examples).
     """
     started = time.perf_counter()
     config = config or TuneConfig()
@@ -241,7 +245,12 @@ def train_tuned(
         written.update(
             train_multilingual(texts, sdg, dd, models_dir, exclude_reports, config.with_heading, log)
         )
-    written.update(train_parts(texts, dd, part_encoders(models_dir, multilingual), models_dir, log))
+    encoders = part_encoders(models_dir, multilingual)
+    written.update(
+        train_parts(
+            texts, dd, encoders, models_dir, log, reviews=review_lines, indicator_parts=indicator_parts
+        )
+    )
     log(f"tuned release written to {models_dir} in {time.perf_counter() - started:.0f} s")
     return written
 

@@ -83,9 +83,12 @@ def train_tuned_command(
     from classifiers.labelled import reviewed_texts
     from classifiers.linear import TUNED_DIR
     from classifiers.training.tuned_training import train_tuned
+    from service.judging.rubric import load_rubric
 
     settings = _training_settings()
-    reviewed = reviewed_texts(_review_lines(settings, reviews, tenant_reviews))
+    lines = _review_lines(settings, reviews, tenant_reviews)
+    reviewed = reviewed_texts(lines)
+    parts = {i.id: i.parts for i in load_rubric(settings.corpora_dir).indicators}
     eval_data = REPO_ROOT / "eval" / "data"
     written = train_tuned(
         settings.corpora_dir,
@@ -96,6 +99,8 @@ def train_tuned_command(
         multilingual=multilingual,
         log=lambda line: err.print(line),
         reviewed=reviewed,
+        review_lines=lines,
+        indicator_parts=parts,
     )
     for name, meta in written.items():
         err.print(f"  {name}: thresholds {meta.get('thresholds_by_length', meta.get('thresholds'))}")
