@@ -29,14 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.base import sigmoid
+from classifiers.base import MODELS_DIR, calibrated, trained_files
 from classifiers.parts import evidence_type_reader, part_reader
-from service.encoding.models import head_of
 from service.errors import NotFound
 from service.frameworks import Framework, load_framework
 from service.records import LabelScores
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 # The fine-tuned release: its encoder folder and the heads that read it (and the multilingual heads).
 TUNED_DIR = MODELS_DIR / "tuned"
 # "SDG 13", "SDG13", "SDGs 3 and 8", "Sustainable Development Goal 13", "ontwikkelingsdoel 13"; plain
@@ -51,17 +49,6 @@ EXPLICIT_GOAL = (
 )
 MENTION_SCORE = 0.9
 PART_MIN_SIMILARITY = 0.3
-
-
-def model_files(framework_id: str, encoder: str, models_dir: Path = MODELS_DIR) -> tuple[Path, Path]:
-    """Where the arrays and the metadata of one trained head live."""
-    stem = f"{framework_id}-{encoder.replace('/', '_')}"
-    return models_dir / f"{stem}.npz", models_dir / f"{stem}.json"
-
-
-def calibrated(margins: np.ndarray, platt: np.ndarray) -> np.ndarray:
-    """Per-goal Platt curves over head margins: (n x goals) margins -> probabilities."""
-    return sigmoid(platt[:, 0] * margins + platt[:, 1])
 
 
 def explicit_goals(text: str) -> set[str]:
@@ -117,15 +104,13 @@ class LinearClassifier:
     def load(self) -> None:
         if self.meta:
             return
-        # An encoder that approximates another (int8) reads its own calibrated heads when it has them.
-        arrays_path, meta_path = model_files(self.framework.id, self.encoder, self.models_dir)
-        if not arrays_path.exists():
-            arrays_path, meta_path = model_files(self.framework.id, head_of(self.encoder), self.models_dir)
-        if not arrays_path.exists():
+        found = trained_files(self.framework.id, self.encoder, self.models_dir)
+        if found is None:
             raise NotFound(
                 f"no trained {self.framework.id} model for encoder {self.encoder!r} in {self.models_dir}; "
                 "run `gaplens train` or choose the zero-shot classifier"
             )
+        arrays_path, meta_path = found
         arrays = np.load(arrays_path, allow_pickle=False)
         self.weights = arrays["weights"].astype(np.float32)
         self.bias = arrays["bias"].astype(np.float32)

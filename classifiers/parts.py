@@ -8,29 +8,30 @@ The rubric gates its indicators on these readings (service/judging/rubric.py).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from classifiers.base import sigmoid
-from service.encoding.models import head_of
+from classifiers.base import calibrated, model_files, trained_files
 
 # At most this many sub-elements are named per passage (strongest first); all scores are kept.
 MAX_PARTS = 3
 
 
+PARTS = "oecd_parts"
+EVIDENCE_TYPE = "evidence_type"
+
+
 def part_files(encoder: str, models_dir: Path) -> tuple[Path, Path]:
     """Where one encoder's sub-element reader lives."""
-    stem = f"oecd_parts-{encoder.replace('/', '_')}"
-    return models_dir / f"{stem}.npz", models_dir / f"{stem}.json"
+    return model_files(PARTS, encoder, models_dir)
 
 
 class PartReader:
     """Calibrated per-sub-element probabilities and the sub-elements that pass their thresholds."""
 
-    def __init__(self, arrays_path: Path, meta_path: Path) -> None:
+    def __init__(self, arrays_path: Path) -> None:
         arrays = np.load(arrays_path, allow_pickle=False)
         self.parts = [str(p) for p in arrays["parts"]]
         self.weights = arrays["weights"].astype(np.float32)
@@ -39,12 +40,10 @@ class PartReader:
         self.thresholds = arrays["thresholds"].astype(np.float32)
         # sub-elements with too few labelled examples are not read (their indicators keep the old rule)
         self.learned = [j for j, ok in enumerate(arrays["learned"]) if ok]
-        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(passages x sub-elements) calibrated probabilities."""
-        margins = vectors @ self.weights.T + self.bias
-        return sigmoid(self.platt[:, 0] * margins + self.platt[:, 1])
+        return calibrated(vectors @ self.weights.T + self.bias, self.platt)
 
     def read(self, vectors: np.ndarray) -> list[tuple[dict[str, float], tuple[str, ...]]]:
         """Per passage: each learned sub-element's score, and those passing their thresholds (best first)."""
@@ -59,17 +58,13 @@ class PartReader:
 @lru_cache(maxsize=8)
 def part_reader(encoder: str, models_dir: Path) -> PartReader | None:
     """The encoder's sub-element reader (or that of the encoder it approximates); None if none was trained."""
-    for name in (encoder, head_of(encoder)):
-        arrays_path, meta_path = part_files(name, models_dir)
-        if arrays_path.exists():
-            return PartReader(arrays_path, meta_path)
-    return None
+    found = trained_files(PARTS, encoder, models_dir)
+    return PartReader(found[0]) if found else None
 
 
 def evidence_type_files(encoder: str, models_dir: Path) -> tuple[Path, Path]:
     """Where one encoder's evidence-type reader lives."""
-    stem = f"evidence_type-{encoder.replace('/', '_')}"
-    return models_dir / f"{stem}.npz", models_dir / f"{stem}.json"
+    return model_files(EVIDENCE_TYPE, encoder, models_dir)
 
 
 class EvidenceTypeReader:
@@ -94,8 +89,5 @@ class EvidenceTypeReader:
 @lru_cache(maxsize=8)
 def evidence_type_reader(encoder: str, models_dir: Path) -> EvidenceTypeReader | None:
     """The encoder's evidence-type reader (or that of the encoder it approximates); None if none exists."""
-    for name in (encoder, head_of(encoder)):
-        arrays_path, _ = evidence_type_files(name, models_dir)
-        if arrays_path.exists():
-            return EvidenceTypeReader(arrays_path)
-    return None
+    found = trained_files(EVIDENCE_TYPE, encoder, models_dir)
+    return EvidenceTypeReader(found[0]) if found else None

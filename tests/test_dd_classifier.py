@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.linear import model_files
+from classifiers.base import model_files
 from service.encoding.models import head_of
 from service.judging.dd_tags import load_tag_rules, passage_tags
 from service.judging.gap import follow_through_advice, issue_follow_through, value_chain_gap

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from classifiers import get_classifier
-from classifiers.linear import MODELS_DIR, explicit_goals, model_files
+from classifiers.base import MODELS_DIR, model_files
+from classifiers.linear import explicit_goals
 from classifiers.training.sdg_training import corporate_actions, is_dev_text, train_sdg
 from service.encoding.models import E5_INT8, head_of
 from service.judging.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from classifiers import get_classifier
+from classifiers.base import model_files
 from classifiers.labelled import all_labelled, select
-from classifiers.linear import TUNED_DIR, model_files
+from classifiers.linear import TUNED_DIR
 from classifiers.parts import evidence_type_files, part_files
 from service.encoding.embed import encode
 from service.encoding.models import TUNED_ENCODER, TUNED_INT8, head_of, shipped_int8_path

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from classifiers.linear import calibrated, model_files
+from classifiers.base import calibrated, model_files
 from service.encoding.embed import encode
 from service.frameworks import Framework
 

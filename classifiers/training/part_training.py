@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from classifiers.base import calibrated
 from classifiers.labelled import LabelledText
 from classifiers.parts import evidence_type_files, part_files
 from classifiers.training.heads import FOLDS, SEED, C, f1
@@ -179,7 +180,7 @@ def _platt_threshold(margins: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, fl
     """A Platt curve over out-of-fold margins and the probability threshold with the best F1."""
     curve = LogisticRegression(C=1e6, max_iter=1000).fit(margins[:, None], y)
     platt = np.array([curve.coef_[0][0], curve.intercept_[0]])
-    probs = 1.0 / (1.0 + np.exp(-(platt[0] * margins + platt[1])))
+    probs = calibrated(margins[:, None], platt[None, :])[:, 0]
     grid = np.round(np.arange(0.1, 0.91, 0.05), 2)
     scores = np.array([f1(probs >= t, y == 1) for t in grid])
     # the best F1 averaged over neighbouring grid points: a flat curve's single peak is noise

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from classifiers.base import model_files
 from classifiers.labelled import SHORT_WORDS, LabelledText, all_labelled, deduplicated, length_bucket, select
-from classifiers.linear import TUNED_DIR, model_files
+from classifiers.linear import TUNED_DIR
 from classifiers.relevance import train_gate
 from classifiers.training.finetune import (
     TuneConfig,
