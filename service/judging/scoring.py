@@ -28,7 +28,7 @@ from service.judging.gap import (
 from service.judging.negative import load_negative_rules, negative_evidence, shown_gaps
 from service.judging.rubric import RubricInput, assess, load_rubric, step_scores
 from service.judging.sdg_ladder import ladder_input, load_ladder, refers_to_sdgs, sdg_ladders, sdg_summary
-from service.judging.substance import evidence_type, load_substance_rules, passage_types, substance_advice
+from service.judging.substance import evidence_type, learned_types, load_substance_rules, substance_advice
 from service.judging.views import regulatory_views
 from service.records import Document, GapReport, LabelScores, Passage
 from service.settings import Settings
@@ -69,7 +69,7 @@ def gap_report(
     rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
     readings = readings or text_readings(passages, corpora)
     # the learned evidence types (on the due-diligence readings) win over the rules' text readings
-    types = {**readings.types, **passage_types(passages, dd_scores, rules)}
+    types = {**readings.types, **learned_types(dd_scores)}
     tags = readings.tags
     substance = Substance(types, rules.weights, tags)
     negative_rules = load_negative_rules(corpora)

@@ -57,12 +57,17 @@ def load_substance_rules(corpora_dir: Path) -> SubstanceRules:
     )
 
 
+def learned_types(readings: Sequence[LabelScores]) -> dict[str, str]:
+    """Passage id -> the learned reader's evidence type, for the due-diligence readings that have one."""
+    return {r.passage_id: r.evidence_type for r in readings if r.evidence_type}
+
+
 def passage_types(
     passages: Sequence[Passage], readings: Sequence[LabelScores], rules: SubstanceRules
-) -> dict[str, str]:
-    """Passage id -> evidence type: the learned reader's (on the due-diligence readings), else the rules'."""
-    learned = {r.passage_id: r.evidence_type for r in readings if r.evidence_type}
-    return {p.id: learned.get(p.id) or evidence_type(p.text, rules) for p in passages}
+) -> list[str]:
+    """Each passage's evidence type, in order: the learned reader's, else the rules' (stored with it)."""
+    learned = learned_types(readings)
+    return [learned.get(p.id) or evidence_type(p.text, rules) for p in passages]
 
 
 def evidence_type(text: str, rules: SubstanceRules) -> EvidenceType:

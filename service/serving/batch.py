@@ -190,8 +190,7 @@ def _save(store: Store, reports: TenantStore, report_id: int, analysis: Analysis
         model, {embedding_key(model, analysis.encoder_input(n)): analysis.vectors[n] for n in read}
     )
     rules = load_substance_rules(settings.corpora_dir)
-    by_passage = passage_types(analysis.passages, analysis.dd, rules)
-    types = [by_passage[p.id] for p in analysis.passages]
+    types = passage_types(analysis.passages, analysis.dd, rules)
     reports.save_analysis(report_id, analysis, model, types)
 
 

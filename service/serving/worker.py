@@ -178,8 +178,7 @@ class Worker(ServiceBase):
     def _evidence_types(self, analysis: Analysis) -> list[str]:
         """Each passage's evidence type, decided once here and stored with it."""
         rules = load_substance_rules(self.settings.corpora_dir)
-        types = passage_types(analysis.passages, analysis.dd, rules)
-        return [types[p.id] for p in analysis.passages]
+        return passage_types(analysis.passages, analysis.dd, rules)
 
 
 def job_error(exc: Exception, job_id: int) -> str:
