@@ -21,10 +21,9 @@ from service.encoding.embed import EmbeddingCache, embed_texts
 from service.encoding.inputs import model_input
 from service.frameworks import Framework, load_framework
 from service.judging.scoring import TextReadings, gap_report, text_readings
-from service.judging.substance import EVIDENCE_TYPES
 from service.reading.ingest import detect_language, document_from_page_texts, document_from_pdf
 from service.reading.segment import chunks_of_text, passages_from_document
-from service.records import Analysis, Document, LabelScores, Page, Passage
+from service.records import EVIDENCE_TYPES, Analysis, Document, LabelScores, Page, Passage
 from service.settings import Settings
 
 # Called with (stage name, fraction of the whole job done) as the pipeline advances.

@@ -17,6 +17,10 @@ from pydantic import TypeAdapter
 
 Profile = Literal["integrated", "due-diligence-only", "sdg-only", "neither"]
 Decision = Literal["met", "partly", "not_met"]
+# What kind of evidence a passage gives, from the most to the least substantive (service/judging/substance.py,
+# classifiers/parts.py).
+EvidenceType = Literal["result", "action", "commitment", "mention"]
+EVIDENCE_TYPES: tuple[EvidenceType, ...] = ("result", "action", "commitment", "mention")
 
 
 @dataclass(frozen=True)

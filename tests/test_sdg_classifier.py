@@ -13,9 +13,10 @@ from classifiers.base import MODELS_DIR, model_files
 from classifiers.linear import explicit_goals
 from classifiers.training.sdg_training import corporate_actions, is_dev_text, train_sdg
 from service.encoding.models import E5_INT8, head_of
-from service.judging.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules, substance_advice
+from service.judging.substance import evidence_type, load_substance_rules, substance_advice
 from service.pipeline import analyze_document, classify_texts
 from service.reading.ingest import document_from_sections
+from service.records import EVIDENCE_TYPES
 from service.settings import CLASSIFIER_ENCODERS, Settings
 
 S = Settings()

@@ -1,9 +1,10 @@
 import pytest
 
 from service.errors import NotFound
-from service.judging.substance import EVIDENCE_TYPES, evidence_type, load_substance_rules
+from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_document
 from service.reading.ingest import document_from_pdf
+from service.records import EVIDENCE_TYPES
 from service.settings import Settings
 from service.store import ALL_TENANTS, LOCAL_TENANT_ID, Store
 from tests.conftest import MAX_AUTOMATION

@@ -19,13 +19,12 @@ from markupsafe import escape
 from service.app import create_app
 from service.errors import NotFound
 from service.judging.evidence import label_evidence
-from service.judging.substance import EVIDENCE_TYPES
 from service.pipeline import STAGES
 from service.reading.page_images import passage_char_span
 from service.reading.pdf_limits import DEFAULT_LIMITS
 from service.reading.sandbox import render_page_image
 from service.reading.segment import passages_from_document
-from service.records import Coverage
+from service.records import EVIDENCE_TYPES, Coverage
 from service.settings import Settings
 from service.web.charts import WHEEL_INNER, WHEEL_OUTER, sdg_wheel
 from service.web.i18n import messages

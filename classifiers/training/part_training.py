@@ -40,6 +40,7 @@ from classifiers.training.heads import FOLDS, SEED, C, f1
 from service.encoding.inputs import model_input
 from service.encoding.models import TUNED_INT8
 from service.frameworks import Framework
+from service.records import EVIDENCE_TYPES
 
 # AIMS criterion -> the sub-elements a positive sentence evidences. Our reading of the AIMS README
 # (shared/data/aims_uk_ca/README.md): risk description names identified risks (2.1, scoping); mitigation
@@ -58,7 +59,6 @@ MIN_POSITIVES = 30
 # Logistic-regression strength of the evidence-type reader (dev macro-F1 0.566 at 8 against 0.540 at 2;
 # the rules of corpora/evidence_types.yaml: 0.481; eval/RESULTS.md).
 EVIDENCE_TYPE_C = 8.0
-EVIDENCE_TYPES = ("result", "action", "commitment", "mention")
 # The encoder that reads English only; its reader learns from English rows.
 ENGLISH_ENCODER = TUNED_INT8
 
@@ -83,9 +83,7 @@ def aims_known_parts(criteria: set[str], all_parts: Sequence[str]) -> frozenset[
     remediation sentence a supplier suspension (3.1), so those stay unknown when the criterion is present.
     """
     known = {"2.1", "2.2", "2.4", "3.1", "3.2", "3.3", "4.1", "4.2", "6.1"}
-    if criteria & {"c4_risk_mitigation", "c4_remediation", "c5_effectiveness"}:
-        known -= {"2.2", "2.4"}
-    if "c3_risk_description" in criteria:
+    if criteria & set(AIMS_PARTS):
         known -= {"2.2", "2.4"}
     if "c4_risk_mitigation" in criteria:
         known -= {"3.3", "3.1"}

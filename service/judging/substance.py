@@ -11,14 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import yaml
 
-from service.records import LabelScores, Passage
+from service.records import EvidenceType, LabelScores, Passage
 
-EvidenceType = Literal["result", "action", "commitment", "mention"]
-EVIDENCE_TYPES: tuple[EvidenceType, ...] = ("result", "action", "commitment", "mention")
 # The types that say what a company did, as opposed to what it intends or names.
 CONCRETE: frozenset[str] = frozenset({"result", "action"})
 
