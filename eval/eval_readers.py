@@ -29,7 +29,7 @@ from classifiers.labelled import LabelledText, all_labelled, select
 from classifiers.training.part_training import evidence_type_rows, report_examples
 from service.encoding.inputs import model_input
 from service.frameworks import load_framework
-from service.judging.rubric import Indicator, learned_for, learned_parts, load_rubric
+from service.judging.rubric import load_rubric, reads_as, step_and_cue
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import classify_texts
 from service.records import LabelScores
@@ -41,19 +41,6 @@ def prf(truth: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
     tp = float((truth & predicted).sum())
     precision, recall = tp / max(predicted.sum(), 1), tp / max(truth.sum(), 1)
     return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
-
-
-def old_gate(indicator: Indicator, reading: LabelScores, text: str) -> bool:
-    """The rubric's gate before the readers: one of the indicator's steps, and its cue words."""
-    steps_ok = indicator.any_step or bool(set(reading.labels) & set(indicator.steps))
-    return bool(reading.labels) and steps_ok and bool(indicator.cues.search(text))
-
-
-def new_gate(indicator: Indicator, reading: LabelScores, text: str) -> bool:
-    """The rubric's gate now (service/judging/rubric.py ``candidates``)."""
-    if learned_for(indicator, reading):
-        return bool(learned_parts(reading) & set(indicator.parts))
-    return old_gate(indicator, reading, text)
 
 
 def gate_table(rows: Sequence[LabelledText], readings: Sequence[LabelScores], settings: Settings) -> None:
@@ -74,7 +61,7 @@ def gate_table(rows: Sequence[LabelledText], readings: Sequence[LabelScores], se
             if not truth.any():
                 continue
             line = f"{indicator.id:28} {source:5} {int(truth.sum()):>4}"
-            for name, gate in (("old", old_gate), ("new", new_gate)):
+            for name, gate in (("old", step_and_cue), ("new", reads_as)):
                 predicted = np.array([gate(indicator, readings[i], rows[i].text) for i in keep], dtype=bool)
                 if source == "ours":
                     totals[name] += [(truth & predicted).sum(), predicted.sum(), truth.sum()]

@@ -125,28 +125,34 @@ class RubricInput:
 
 
 def candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
-    """Readings of passages that may evidence the indicator, never negative evidence.
+    """Readings of passages that may evidence the indicator (``reads_as``), never negative evidence."""
+    return [
+        reading
+        for reading in data.dd_scores
+        if reading.passage_id not in data.excluded
+        and reads_as(indicator, reading, data.passages[reading.passage_id].text)
+    ]
 
-    With the learned sub-element reader (classifiers/parts.py): the passages it reads as one of the
+
+def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
+    """Whether a passage may evidence the indicator.
+
+    With the learned sub-element reader (classifiers/parts.py): it reads the passage as one of the
     indicator's sub-elements. Without it (the zero-shot baseline, readings stored before it existed, or
-    an indicator whose sub-elements had too few labelled examples to learn): passages of the
-    indicator's steps whose text matches its cues.
+    an indicator whose sub-elements had too few labelled examples to learn): ``step_and_cue``.
     """
-    found = []
-    for reading in data.dd_scores:
-        if reading.passage_id in data.excluded:
-            continue
-        if learned_for(indicator, reading):
-            if learned_parts(reading) & set(indicator.parts):
-                found.append(reading)
-            continue
-        if not reading.labels:
-            continue
-        if not indicator.any_step and not set(reading.labels) & set(indicator.steps):
-            continue
-        if indicator.cues.search(data.passages[reading.passage_id].text):
-            found.append(reading)
-    return found
+    if learned_for(indicator, reading):
+        return bool(learned_parts(reading) & set(indicator.parts))
+    return step_and_cue(indicator, reading, text)
+
+
+def step_and_cue(indicator: Indicator, reading: LabelScores, text: str) -> bool:
+    """The gate before the learned readers: one of the indicator's steps (any with ``any_step``) and a cue."""
+    if not reading.labels:
+        return False
+    if not indicator.any_step and not set(reading.labels) & set(indicator.steps):
+        return False
+    return bool(indicator.cues.search(text))
 
 
 def unmet(indicator: Indicator, reading: LabelScores, data: RubricInput) -> tuple[str, ...]:
