@@ -30,7 +30,7 @@ from service.judging.rubric import RubricInput, assess, load_rubric, step_scores
 from service.judging.sdg_ladder import ladder_input, load_ladder, refers_to_sdgs, sdg_ladders, sdg_summary
 from service.judging.substance import evidence_type, learned_types, load_substance_rules, substance_advice
 from service.judging.views import regulatory_views
-from service.records import Document, GapReport, LabelScores, Passage
+from service.records import Document, GapReport, LabelScores, NegativeEvidence, Passage
 from service.settings import Settings
 
 
@@ -52,6 +52,25 @@ def text_readings(passages: Sequence[Passage], corpora: Path) -> TextReadings:
     return TextReadings(types, {p.id: passage_tags(p.text, tag_rules, rules) for p in passages})
 
 
+def rubric_input(
+    passages: Sequence[Passage],
+    dd_scores: Sequence[LabelScores],
+    readings: TextReadings,
+    negatives: Sequence[NegativeEvidence],
+    corpora: Path,
+) -> RubricInput:
+    """What the rubric reads about a report.
+
+    The learned evidence types win over the rules' text readings; negative evidence is never a candidate.
+    """
+    rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
+    types = {**readings.types, **learned_types(dd_scores)}
+    substance = Substance(types, rules.weights, readings.tags)
+    excluded = frozenset(n.passage_id for n in negatives)
+    by_id = {p.id: p for p in passages}
+    return RubricInput(by_id, tuple(dd_scores), substance, excluded, frozenset(tag_rules.families))
+
+
 def gap_report(
     document: Document,
     passages: Sequence[Passage],
@@ -68,15 +87,11 @@ def gap_report(
     sdg_fw, dd_fw = load_framework("sdg", corpora), load_framework("oecd_dd", corpora)
     rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
     readings = readings or text_readings(passages, corpora)
-    # the learned evidence types (on the due-diligence readings) win over the rules' text readings
-    types = {**readings.types, **learned_types(dd_scores)}
-    tags = readings.tags
-    substance = Substance(types, rules.weights, tags)
     negative_rules = load_negative_rules(corpora)
     negatives = negative_evidence(passages, (sdg_scores, dd_scores), negative_rules)
-    excluded = frozenset(n.passage_id for n in negatives)
-    by_id = {p.id: p for p in passages}
-    data = RubricInput(by_id, tuple(dd_scores), substance, excluded, frozenset(tag_rules.families))
+    data = rubric_input(passages, dd_scores, readings, negatives, corpora)
+    substance, excluded, tags = data.substance, data.excluded, readings.tags
+    types = substance.types
     indicators = assess(load_rubric(corpora), data)
     steps = step_scores(indicators, dd_fw.label_ids)
     ladder = load_ladder(corpora, sdg_fw.label_ids)
