@@ -1,0 +1,148 @@
+"""Draw (indicator, candidate passage) pairs from train reports for analysts to label met / partly / no.
+
+The learned indicator check (classifiers/indicators.py) learns from these labels what the rubric's cue
+words cannot see: whether a passage the sub-element reader let through is about the indicator's subject at
+all (a product-quality test is not a human-rights risk assessment) and whether it meets the indicator's
+written `met` definition. Pairs come from the cached readings (eval/readings.py) of **train** reports that
+are not among the 12 hand assessments (eval/data/rubric_assessments), so neither the locked test nor the
+agreement set is read. Per report and indicator: the two best-ranked candidates and up to two others drawn
+at random (seeded), so labels cover strong and marginal candidates. The labeller sees the passage, the
+indicator's question and its met / partly definitions, never GapLens's decision.
+
+    PYTHONPATH=$PWD .venv/bin/python eval/indicator_pairs.py --out /tmp/pairs.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readings import load_reading  # noqa: E402
+
+from service.judging.negative import load_negative_rules, negative_evidence  # noqa: E402
+from service.judging.rubric import _rank, candidates, load_rubric, unmet  # noqa: E402
+from service.judging.scoring import rubric_input, text_readings  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSESSED = ROOT / "eval" / "data" / "rubric_assessments"
+TOP, RANDOM = 2, 2
+SEED = 7
+
+
+def dutch_train() -> list[str]:
+    """The Dutch train reports of corpora/expert_splits.yaml."""
+    splits = yaml.safe_load((ROOT / "corpora" / "expert_splits.yaml").read_text(encoding="utf-8"))
+    return list(splits["dutch_reports"]["train"])
+
+
+def train_reports() -> list[str]:
+    """Train reports of corpora/report_splits.yaml without a hand assessment, and cached Dutch train ones."""
+    splits = yaml.safe_load((ROOT / "corpora" / "report_splits.yaml").read_text(encoding="utf-8"))
+    assessed = {p.stem for p in ASSESSED.glob("*.jsonl")}
+    names = [n for n in splits["train"] if n not in assessed]
+    cache = ROOT / ".cache_readings"
+    names += [n for n in dutch_train() if (cache / f"{n}.json").exists()]
+    return names
+
+
+def pairs_of(name: str, settings: Settings, rng: random.Random) -> list[dict[str, object]]:
+    """The drawn pairs of one report."""
+    _document, passages, sdg, dd = load_reading(name)
+    corpora = settings.corpora_dir
+    negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
+    data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
+    rubric = load_rubric(corpora)
+    rows = []
+    for indicator in rubric.indicators:
+        found = candidates(indicator, data)
+        ranked = sorted(found, key=lambda r: _rank(indicator, r, unmet(indicator, r, data), data))
+        rest = ranked[TOP:]
+        drawn = ranked[:TOP] + rng.sample(rest, min(RANDOM, len(rest)))
+        for rank, reading in enumerate(drawn):
+            passage = data.passages[reading.passage_id]
+            rows.append(
+                {
+                    "pair": f"{name}:{indicator.id}:{passage.id}",
+                    "report": name,
+                    "page": passage.page,
+                    "passage_id": passage.id,
+                    "indicator": indicator.id,
+                    "drawn": "top" if rank < TOP else "random",
+                    "lang": "nl" if name in dutch_train() else "en",
+                    "heading": passage.heading,
+                    "text": passage.text,
+                }
+            )
+    return rows
+
+
+LABEL_ORDER = ("no", "partly", "met")
+LABELLED = (
+    "2026-12-07, by hand (AI-assistant helper sessions, one shard each), eval/LABELLING_INDICATORS.md v1"
+)
+
+
+def merge(pairs_path: Path, label_paths: Sequence[Path], out: Path) -> None:
+    """The drawn pairs with their labels; a pair labelled twice takes the lower label (the guide's rule).
+
+    Prints the agreement of the double-labelled pairs (exact, and evidence-or-not).
+    """
+    labels: dict[str, list[dict]] = {}
+    for path in label_paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            labels.setdefault(row["pair"], []).append(row)
+    twice = [v for v in labels.values() if len(v) > 1]
+    exact = sum(v[0]["label"] == v[1]["label"] for v in twice)
+    evidence = sum((v[0]["label"] == "no") == (v[1]["label"] == "no") for v in twice)
+    print(f"double-labelled {len(twice)}: exact {exact}, evidence-or-not {evidence}", file=sys.stderr)
+    rows = []
+    for line in pairs_path.read_text(encoding="utf-8").splitlines():
+        pair = json.loads(line)
+        given = labels.get(pair["pair"])
+        if not given:
+            continue
+        lowest = min(given, key=lambda r: LABEL_ORDER.index(r["label"]))
+        pair.update(
+            label=lowest["label"],
+            note=lowest.get("note", ""),
+            labeller="+".join(r["labeller"] for r in given),
+            labelled=LABELLED,
+        )
+        rows.append(pair)
+    with out.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} labelled pairs -> {out}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--reports", nargs="*", default=None)
+    parser.add_argument("--merge", type=Path, help="the drawn pairs file, to merge with --labels into --out")
+    parser.add_argument("--labels", type=Path, nargs="*", default=[])
+    args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.labels, args.out)
+        return
+    settings = Settings()
+    rng = random.Random(SEED)
+    rows = [row for name in (args.reports or train_reports()) for row in pairs_of(name, settings, rng)]
+    rng.shuffle(rows)
+    with args.out.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(rows)} pairs of {len({r['report'] for r in rows})} reports -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
