@@ -45,6 +45,8 @@ class Indicator:
     # the OECD sub-elements it asks about: the learned reader's gate
     parts: tuple[str, ...]
     any_step: bool
+    # the indicator's own cue words also admit a candidate the learned reader does not read as its parts
+    cue_admits: bool
     cues: re.Pattern[str]
     met_cues: re.Pattern[str] | None
     met_types: frozenset[str]
@@ -86,6 +88,7 @@ def _indicator(raw: dict[str, Any]) -> Indicator:
         steps=tuple(str(s) for s in raw["steps"]),
         parts=tuple(str(p) for p in raw["parts"]),
         any_step=bool(raw.get("any_step", False)),
+        cue_admits=bool(raw.get("cue_admits", False)),
         cues=compile_any(raw["cues"]),
         met_cues=compile_any(raw["met_cues"]) if raw.get("met_cues") else None,
         met_types=frozenset(raw.get("met_types", DEFAULT_MET_TYPES)),
@@ -139,10 +142,13 @@ def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
 
     With the learned sub-element reader (classifiers/parts.py): it reads the passage as one of the
     indicator's sub-elements. Without it (the zero-shot baseline, readings stored before it existed, or
-    an indicator whose sub-elements had too few labelled examples to learn): ``step_and_cue``.
+    an indicator whose sub-elements had too few labelled examples to learn): ``step_and_cue``. An indicator
+    with ``cue_admits`` asks for something narrower than its sub-element, too rare in the labels to be read
+    as it (a supplier list under 5.1, "communicate"): ``step_and_cue`` admits candidates too.
     """
     if learned_for(indicator, reading):
-        return bool(learned_parts(reading) & set(indicator.parts))
+        learned = bool(learned_parts(reading) & set(indicator.parts))
+        return learned or (indicator.cue_admits and step_and_cue(indicator, reading, text))
     return step_and_cue(indicator, reading, text)
 
 
