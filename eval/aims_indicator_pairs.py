@@ -1,6 +1,6 @@
 """(indicator, candidate passage) pairs from the AIMS **train** statements, labelled by the experts' criteria.
 
-The learned indicator check (classifiers/indicators.py) learns whether a candidate passage is evidence for
+The learned indicator check (eval/indicator_check.py) learns whether a candidate passage is evidence for
 an indicator. For the seven indicators that match an AIMS criterion (eval/data/expert_indicator_criteria.yaml)
 the experts already said so, sentence by sentence: each train statement is rebuilt as a document and read by
 the real pipeline (eval/expert_documents.py), and every passage the rubric takes as a candidate for a mapped

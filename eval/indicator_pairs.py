@@ -1,6 +1,6 @@
 """Draw (indicator, candidate passage) pairs from train reports for analysts to label met / partly / no.
 
-The learned indicator check (classifiers/indicators.py) learns from these labels what the rubric's cue
+The labels show, and the learned indicator check (eval/indicator_check.py) learns, what the rubric's cue
 words cannot see: whether a passage the sub-element reader let through is about the indicator's subject at
 all (a product-quality test is not a human-rights risk assessment) and whether it meets the indicator's
 written `met` definition. Pairs come from the cached readings (eval/readings.py) of **train** reports that
