@@ -64,10 +64,17 @@ from service.judging.rubric import (  # noqa: E402
 )
 from service.judging.scoring import rubric_input, text_readings  # noqa: E402
 from service.pipeline import analyze_documents  # noqa: E402
-from service.records import IndicatorResult, Passage  # noqa: E402
+from service.records import IndicatorResult, LabelScores, Passage  # noqa: E402
 from service.settings import Settings, get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+_PARTS_META = ROOT / "classifiers" / "models" / "tuned" / "oecd_parts-gaplens-minilm-int8.json"
+PART_THRESHOLDS = dict(
+    zip(
+        *(json.loads(_PARTS_META.read_text(encoding="utf-8"))[k] for k in ("parts", "thresholds")),
+        strict=True,
+    )
+)
 LABELS = ROOT / "corpora" / "indicator_labels"
 FOLDS = 5
 AIMS_WEIGHT = 0.6
@@ -200,6 +207,10 @@ class Variant:
     threshold: float | None  # None: the rubric as shipped
     reject: bool
     met_check: bool
+    # another gate: the sub-element reader's parts at this probability, not at its own thresholds (and
+    # with ``only_wider`` at the lower of the two), without its cap of three parts per passage
+    widen: float | None = None
+    only_wider: bool = False
 
 
 def decisions(
@@ -211,6 +222,12 @@ def decisions(
 ) -> list[IndicatorResult]:
     """Every indicator decided with the check applied as ``variant`` says."""
     evidence, met = check
+    if variant.widen is not None:
+        gate = {
+            p: min(t, variant.widen) if variant.only_wider else variant.widen
+            for p, t in PART_THRESHOLDS.items()
+        }
+        data = replace(data, dd_scores=tuple(widened(r, gate) for r in data.dd_scores))
     results = []
     for k, indicator in enumerate(rubric.indicators):
         result = decide(indicator, data, rubric)
@@ -240,6 +257,12 @@ def decisions(
     return results
 
 
+def widened(reading: LabelScores, gate: dict[str, float]) -> LabelScores:
+    """The reading with every learned sub-element scored at least its ``gate`` among its parts."""
+    learned = tuple(part for part, score in reading.part_scores.items() if score >= gate[part])
+    return replace(reading, parts=learned + tuple(p for p in reading.parts if p not in reading.part_scores))
+
+
 def _partly(result: IndicatorResult, rubric: Rubric) -> IndicatorResult:
     return replace(result, decision="partly", points=rubric.points["partly"])
 
@@ -259,8 +282,7 @@ def assessed_inputs(
         _document, passages, sdg, dd = load_reading(name)
         negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
         data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
-        read = {r.passage_id for r in dd if r.labels or r.parts}
-        out[name] = (data, passage_vectors([p for p in passages if p.id in read], encode))
+        out[name] = (data, passage_vectors(passages, encode))
     return out
 
 
@@ -373,6 +395,12 @@ def main() -> None:
     variants += [Variant(f"reject below {t}", t, True, False) for t in THRESHOLDS]
     variants += [Variant(f"demote below {t}", t, False, False) for t in THRESHOLDS]
     variants += [Variant(f"demote below {t} + met check", t, False, True) for t in (0.2, 0.4)]
+    for wide in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
+        variants.append(Variant(f"gate at {wide}", 0.0, True, False, wide))
+    for wide in (0.2, 0.3, 1.0):
+        variants.append(Variant(f"gate at min(threshold, {wide})", 0.0, True, False, wide, True))
+    for wide in (0.3, 0.35):
+        variants += [Variant(f"gate at {wide}, drop below {t}", t, True, False, wide) for t in (0.1, 0.2)]
     assessments = load_assessments()
     splits = yaml.safe_load((ROOT / "corpora" / "report_splits.yaml").read_text(encoding="utf-8"))
     inputs = assessed_inputs(settings, encode)

@@ -59,6 +59,8 @@ class Indicator:
     question: str = ""
     met_text: str = ""
     met_cues_name: str = ""
+    # a learned sub-element read at this probability admits a candidate even below the reader's threshold
+    gate_probability: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def _text(value: Any) -> str:
     return " ".join(str(value or "").split())
 
 
-def _indicator(raw: dict[str, Any]) -> Indicator:
+def _indicator(raw: dict[str, Any], gate_probability: float = 1.0) -> Indicator:
     return Indicator(
         id=raw["id"],
         step=str(raw["step"]),
@@ -100,6 +102,7 @@ def _indicator(raw: dict[str, Any]) -> Indicator:
         question=_text(raw.get("question")),
         met_text=_text(raw.get("met")),
         met_cues_name=_text(raw.get("met_cues_name")),
+        gate_probability=gate_probability,
     )
 
 
@@ -110,7 +113,8 @@ def load_rubric(corpora_dir: Path) -> Rubric:
     reasons = yaml.safe_load((corpora_dir / "decision_reasons.yaml").read_text(encoding="utf-8"))
     tags = load_tag_rules(corpora_dir)
     issues = {r.id: r.name for r in tags.issues if r.id not in tags.families}
-    indicators = tuple(_indicator(i) for i in raw["indicators"])
+    gate = float(raw.get("gate_probability", 1.0))
+    indicators = tuple(_indicator(i, gate) for i in raw["indicators"])
     return Rubric(indicators, {k: float(v) for k, v in raw["points"].items()}, reasons, issues)
 
 
@@ -141,14 +145,21 @@ def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
     """Whether a passage may evidence the indicator.
 
     With the learned sub-element reader (classifiers/parts.py): it reads the passage as one of the
-    indicator's sub-elements. Without it (the zero-shot baseline, readings stored before it existed, or
-    an indicator whose sub-elements had too few labelled examples to learn): ``step_and_cue``. An indicator
-    with ``cue_admits`` asks for something narrower than its sub-element, too rare in the labels to be read
-    as it (a supplier list under 5.1, "communicate"): ``step_and_cue`` admits candidates too.
+    indicator's sub-elements, at the reader's threshold for it or at the rubric's ``gate_probability``,
+    whichever is lower (the reader's thresholds are its best F1 for naming a passage's sub-elements; a
+    candidate only needs to be likely enough to be ranked and checked against the `met` conditions).
+    Without it (the zero-shot baseline, readings stored before it existed, or an indicator whose
+    sub-elements had too few labelled examples to learn): ``step_and_cue``. An indicator with
+    ``cue_admits`` asks for something narrower than its sub-element, too rare in the labels to be read as
+    it (a supplier list under 5.1): ``step_and_cue`` admits candidates too.
     """
     if learned_for(indicator, reading):
-        learned = bool(learned_parts(reading) & set(indicator.parts))
-        return learned or (indicator.cue_admits and step_and_cue(indicator, reading, text))
+        read = learned_parts(reading) | {
+            part for part, score in reading.part_scores.items() if score >= indicator.gate_probability
+        }
+        return bool(read & set(indicator.parts)) or (
+            indicator.cue_admits and step_and_cue(indicator, reading, text)
+        )
     return step_and_cue(indicator, reading, text)
 
 
