@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from service.pipeline import analyze_document
 from service.reading.ingest import document_from_pdf, document_from_sections
-from service.records import Document
+from service.records import Document, GapReport, IndicatorResult, Page
 from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -54,3 +56,17 @@ def postgres_url() -> str:
             pytest.fail("CI must run the PostgreSQL test: GAPLENS_TEST_POSTGRES_URL is not set")
         pytest.skip("no PostgreSQL (make test starts one)")
     return url
+
+
+def report_of_pages(tmp_path_factory: pytest.TempPathFactory, texts: list[str], name: str) -> GapReport:
+    """The real pipeline's gap report of a document whose pages are ``texts`` (page 1 first)."""
+    pages = tuple(Page(n, text) for n, text in enumerate(texts, start=1))
+    sha = hashlib.sha256("\n".join(texts).encode()).hexdigest()
+    document = Document(sha, pages, "en", f"{name}.txt", "sections", len(pages))
+    settings = Settings(data_dir=tmp_path_factory.mktemp(name) / "data", database_url=None)
+    return analyze_document(document, settings).report
+
+
+def indicator_of(report: GapReport, indicator_id: str) -> IndicatorResult:
+    """One rubric indicator's decision in a gap report."""
+    return next(i for i in report.indicators if i.id == indicator_id)

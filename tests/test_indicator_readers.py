@@ -9,8 +9,6 @@ indicator still meets it, so the test fails if the indicator simply stopped bein
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from sklearn.metrics import f1_score
 
@@ -22,9 +20,9 @@ from service.judging.rubric import load_rubric
 from service.judging.substance import evidence_type, load_substance_rules
 from service.pipeline import analyze_document, classify_texts
 from service.reading.ingest import document_from_pdf
-from service.records import Document, GapReport, IndicatorResult, Page
+from service.records import GapReport
 from service.settings import REPO_ROOT, Settings
-from tests.conftest import SHARED
+from tests.conftest import SHARED, indicator_of, report_of_pages
 
 COMPLAINTS = (
     "Customer complaints. We handle every customer complaint within ten working days. In 2023 we received "
@@ -51,48 +49,38 @@ SUPPLIER_TRACKING = (
 )
 
 
-def _report(tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> GapReport:
-    pages = tuple(Page(n, text) for n, text in enumerate(texts, start=1))
-    sha = hashlib.sha256("\n".join(texts).encode()).hexdigest()
-    document = Document(sha, pages, "en", "readers.txt", "sections", len(pages))
-    settings = Settings(data_dir=tmp_path_factory.mktemp("readers") / "data", database_url=None)
-    return analyze_document(document, settings).report
-
-
-def _indicator(report: GapReport, indicator_id: str) -> IndicatorResult:
-    return next(i for i in report.indicators if i.id == indicator_id)
-
-
 def _met_by_page(report: GapReport, indicator_id: str, page: int) -> bool:
-    indicator = _indicator(report, indicator_id)
+    indicator = indicator_of(report, indicator_id)
     return indicator.decision == "met" and indicator.evidence[0].page == page
 
 
 @pytest.fixture(scope="module")
 def disputed(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
     """The three disputed kinds of passage, then one that does evidence tracking (page 4)."""
-    return _report(tmp_path_factory, [COMPLAINTS, LOAN_BOOK_CLIMATE, WHISTLEBLOWING, SUPPLIER_TRACKING])
+    return report_of_pages(
+        tmp_path_factory, [COMPLAINTS, LOAN_BOOK_CLIMATE, WHISTLEBLOWING, SUPPLIER_TRACKING], "readers"
+    )
 
 
 def test_customer_complaints_do_not_meet_the_tracking_indicators(disputed: GapReport) -> None:
     for indicator_id in ("dd4.indicators", "dd4.over_time"):
-        indicator = _indicator(disputed, indicator_id)
+        indicator = indicator_of(disputed, indicator_id)
         assert all(e.page != 1 for e in indicator.evidence), (indicator_id, indicator.reason)
         # the supplier-tracking passage is what meets them
         assert _met_by_page(disputed, indicator_id, 4), (indicator_id, indicator.reason)
 
 
 def test_loan_book_climate_risk_does_not_name_salient_issues(disputed: GapReport) -> None:
-    indicator = _indicator(disputed, "dd2.salient_issues")
+    indicator = indicator_of(disputed, "dd2.salient_issues")
     assert all(e.page != 2 for e in indicator.evidence), indicator.reason
 
 
 def test_whistleblowing_is_a_grievance_channel_not_communication_with_the_affected(
     disputed: GapReport,
 ) -> None:
-    communication = _indicator(disputed, "dd5.affected_communication")
+    communication = indicator_of(disputed, "dd5.affected_communication")
     assert all(e.page != 3 for e in communication.evidence), communication.reason
-    grievance = _indicator(disputed, "dd6.grievance_mechanism")
+    grievance = indicator_of(disputed, "dd6.grievance_mechanism")
     assert grievance.decision != "not_met" and grievance.evidence[0].page == 3, grievance.reason
 
 
@@ -130,7 +118,7 @@ def test_a_reports_own_due_diligence_section_is_its_best_step_1_evidence(bank: G
     names the OECD Guidelines (an anti-corruption one on the same page), as its `met` asks for a standard.
     """
     for indicator_id in ("dd1.oversight", "dd1.process_owner", "dd1.procedures", "dd1.suppliers"):
-        indicator = _indicator(bank, indicator_id)
+        indicator = indicator_of(bank, indicator_id)
         assert indicator.decision == "met", indicator.reason
         best = indicator.evidence[0]
         assert "Due Diligence" in best.heading and best.page == 32, (indicator_id, best.heading, best.page)

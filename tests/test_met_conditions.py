@@ -11,13 +11,10 @@ the indicator still meets it, so it fails if the indicator simply stopped being 
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
-from service.pipeline import analyze_document
-from service.records import Document, GapReport, IndicatorResult, Page
-from service.settings import Settings
+from service.records import GapReport
+from tests.conftest import indicator_of, report_of_pages
 
 GRI_REPORT = (
     "Reporting. This report is our non-financial statement under sections 289b to 289e of the German "
@@ -53,20 +50,11 @@ SUPPLIER_RISK_ANALYSIS = (
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
     texts = [GRI_REPORT, MACHINE_SAFETY, HOTLINE_WITHOUT_COUNT, SUPPLIER_LIST, HOTLINE_WITH_COUNT]
-    texts.append(SUPPLIER_RISK_ANALYSIS)
-    pages = tuple(Page(n, text) for n, text in enumerate(texts, start=1))
-    sha = hashlib.sha256("\n".join(texts).encode()).hexdigest()
-    document = Document(sha, pages, "en", "met.txt", "sections", len(pages))
-    settings = Settings(data_dir=tmp_path_factory.mktemp("met") / "data", database_url=None)
-    return analyze_document(document, settings).report
-
-
-def _indicator(report: GapReport, indicator_id: str) -> IndicatorResult:
-    return next(i for i in report.indicators if i.id == indicator_id)
+    return report_of_pages(tmp_path_factory, [*texts, SUPPLIER_RISK_ANALYSIS], "met")
 
 
 def _met_only_by(report: GapReport, indicator_id: str, page: int, not_by: int) -> None:
-    indicator = _indicator(report, indicator_id)
+    indicator = indicator_of(report, indicator_id)
     assert indicator.decision == "met", indicator.reason
     assert indicator.evidence[0].page == page, (indicator_id, indicator.reason)
     later = [e for e in indicator.evidence if e.page == not_by]
