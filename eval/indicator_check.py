@@ -7,7 +7,8 @@ script asks how often, and whether a model of the analyst's pair judgement fixes
 
 0. **The rubric against the pairs** (``--rules-only`` prints just this): for every labelled pair of our
    analysts, what the rubric's `met_*` conditions say of the passage (met, or only partly) beside the
-   analyst's met / partly / no, per indicator.
+   analyst's met / partly / no, per indicator; and for the wide pairs (passages beyond the gate of the two
+   indicators whose sub-elements the reader did not learn) whether the gate admits them.
 1. **The check.** Analysts labelled 1,006 (indicator, candidate passage) pairs of train reports without a
    hand assessment met / partly / no (corpora/indicator_labels/analyst_pairs.jsonl, drawn by
    eval/indicator_pairs.py, guide eval/LABELLING_INDICATORS.md); the AIMS experts' sentence criteria label
@@ -59,6 +60,7 @@ from service.judging.rubric import (  # noqa: E402
     candidates,
     decide,
     load_rubric,
+    reads_as,
     step_scores,
     unmet,
 )
@@ -96,7 +98,8 @@ class Pair:
 def load_pairs() -> list[Pair]:
     """The English labelled pairs (the int8 encoder reads English)."""
     pairs = []
-    for path in sorted(LABELS.glob("*.jsonl")):
+    # the wide pairs (two indicators, beyond the gate) came later and measure the gate, not the check
+    for path in (LABELS / "analyst_pairs.jsonl", LABELS / "aims_train_pairs.jsonl"):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             if row.get("lang", "en") != "en":
@@ -365,6 +368,35 @@ def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
     print(f"pairs where the rubric's reading is the analyst's: {agree} of {sum(total.values())}")
 
 
+def print_wide_gates(settings: Settings, rubric: Rubric) -> None:
+    """The wide pairs (eval/indicator_pairs.py --wide): which the gate admits, and what it then says."""
+    corpora = settings.corpora_dir
+    by_id = {i.id: i for i in rubric.indicators}
+    counts: dict[str, Counter[tuple[str, str]]] = {}
+    inputs: dict[str, tuple[RubricInput, dict]] = {}
+    for line in (LABELS / "analyst_wide_pairs.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["report"] not in inputs:
+            _document, passages, sdg, dd = load_reading(row["report"])
+            negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
+            data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
+            inputs[row["report"]] = (data, {r.passage_id: r for r in dd})
+        data, readings = inputs[row["report"]]
+        indicator, reading = by_id[row["indicator"]], readings[row["passage_id"]]
+        said = "not a candidate"
+        if reads_as(indicator, reading, data.passages[reading.passage_id].text):
+            said = "partly" if unmet(indicator, reading, data) else "met"
+        counts.setdefault(indicator.id, Counter())[(said, row["label"])] += 1
+    print(
+        "\nWide pairs (beyond the gate): the analysts' met/partly/no by what the rubric makes of the passage"
+    )
+    for indicator_id, count in counts.items():
+        cells = "  ".join(
+            f"{said}: {_triple(count, said).strip()}" for said in ("met", "partly", "not a candidate")
+        )
+        print(f"{indicator_id:28} {cells}")
+
+
 def _triple(counts: Counter[tuple[str, str]], rules: str) -> str:
     return "/".join(f"{counts[(rules, label)]:>3}" for label in ("met", "partly", "no")).rjust(13)
 
@@ -377,6 +409,7 @@ def main() -> None:
     settings = get_settings()
     rubric = load_rubric(settings.corpora_dir)
     print_rules_against_pairs(settings, rubric)
+    print_wide_gates(settings, rubric)
     if args.rules_only:
         return
     indicators = [i.id for i in rubric.indicators]

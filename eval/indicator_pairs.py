@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from readings import load_reading  # noqa: E402
 
 from service.judging.negative import load_negative_rules, negative_evidence  # noqa: E402
-from service.judging.rubric import _rank, candidates, load_rubric, unmet  # noqa: E402
+from service.judging.rubric import Indicator, RubricInput, _rank, candidates, load_rubric, unmet  # noqa: E402
 from service.judging.scoring import rubric_input, text_readings  # noqa: E402
+from service.records import LabelScores  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +55,36 @@ def train_reports() -> list[str]:
     return names
 
 
-def pairs_of(name: str, settings: Settings, rng: random.Random) -> list[dict[str, object]]:
-    """The drawn pairs of one report."""
+# ``--wide``: for indicators whose sub-elements the reader did not learn, candidates beyond the rubric's
+# gate: any passage read as a due-diligence step whose reader score for one of the indicator's parts reaches
+# WIDE_SCORE or whose text matches the broad words below (the rubric's `partly` texts: "general stakeholder
+# communication", "a policy of termination or escalation"), at most WIDE_PER per report, strongest first.
+WIDE_SCORE = 0.05
+WIDE_PER = 8
+WIDE_WORDS = re.compile(
+    r"\b(stakeholders?|belanghebbenden|dialogue|dialoog|engagement|feedback|inform\w*|communicat\w*|"
+    r"terminat\w*|suspend\w*|exclu\w*|divest\w*|escalat\w*|disengag\w*|uitsluit\w*|beëindig\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def wide_candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
+    """Passages read as some step that score for the indicator's parts or use its broad words."""
+    found = []
+    for reading in data.dd_scores:
+        if not reading.labels or reading.passage_id in data.excluded:
+            continue
+        score = max((reading.part_scores.get(p, 0.0) for p in indicator.parts), default=0.0)
+        worded = bool(WIDE_WORDS.search(data.passages[reading.passage_id].text))
+        if score >= WIDE_SCORE or worded:
+            found.append((not worded, -score, reading))
+    return [reading for *_key, reading in sorted(found, key=lambda f: f[:2])][:WIDE_PER]
+
+
+def pairs_of(
+    name: str, settings: Settings, rng: random.Random, wide: Sequence[str] = ()
+) -> list[dict[str, object]]:
+    """The drawn pairs of one report (with ``wide``: those indicators' wide candidates instead)."""
     _document, passages, sdg, dd = load_reading(name)
     corpora = settings.corpora_dir
     negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
@@ -62,10 +92,14 @@ def pairs_of(name: str, settings: Settings, rng: random.Random) -> list[dict[str
     rubric = load_rubric(corpora)
     rows = []
     for indicator in rubric.indicators:
+        if wide and indicator.id not in wide:
+            continue
         found = candidates(indicator, data)
         ranked = sorted(found, key=lambda r: _rank(indicator, r, unmet(indicator, r, data), data))
         rest = ranked[TOP:]
         drawn = ranked[:TOP] + rng.sample(rest, min(RANDOM, len(rest)))
+        if wide:
+            drawn = wide_candidates(indicator, data)
         for rank, reading in enumerate(drawn):
             passage = data.passages[reading.passage_id]
             rows.append(
@@ -75,7 +109,7 @@ def pairs_of(name: str, settings: Settings, rng: random.Random) -> list[dict[str
                     "page": passage.page,
                     "passage_id": passage.id,
                     "indicator": indicator.id,
-                    "drawn": "top" if rank < TOP else "random",
+                    "drawn": "wide" if wide else "top" if rank < TOP else "random",
                     "lang": "nl" if name in dutch_train() else "en",
                     "heading": passage.heading,
                     "text": passage.text,
@@ -86,7 +120,7 @@ def pairs_of(name: str, settings: Settings, rng: random.Random) -> list[dict[str
 
 LABEL_ORDER = ("no", "partly", "met")
 LABELLED = (
-    "2026-12-07, by hand (AI-assistant helper sessions, one shard each), eval/LABELLING_INDICATORS.md v1"
+    "2026-12-07, by hand (AI-assistant helper sessions, one shard each), eval/LABELLING_INDICATORS.md v2"
 )
 
 
@@ -130,13 +164,15 @@ def main() -> None:
     parser.add_argument("--reports", nargs="*", default=None)
     parser.add_argument("--merge", type=Path, help="the drawn pairs file, to merge with --labels into --out")
     parser.add_argument("--labels", type=Path, nargs="*", default=[])
+    parser.add_argument("--wide", nargs="*", default=[], help="draw these indicators' wide candidates only")
     args = parser.parse_args()
     if args.merge:
         merge(args.merge, args.labels, args.out)
         return
     settings = Settings()
     rng = random.Random(SEED)
-    rows = [row for name in (args.reports or train_reports()) for row in pairs_of(name, settings, rng)]
+    names = args.reports or train_reports()
+    rows = [row for name in names for row in pairs_of(name, settings, rng, args.wide)]
     rng.shuffle(rows)
     with args.out.open("w", encoding="utf-8") as out:
         for row in rows:

@@ -47,6 +47,23 @@ SUPPLIER_RISK_ANALYSIS = (
 )
 
 
+EXCLUSION_POLICY = (
+    "Exclusion policy. Our responsible investment policy excludes companies that seriously violate the UN "
+    "Global Compact principles or the OECD Guidelines, and producers of controversial weapons. Where "
+    "engagement with a company fails, exclusion is our last resort."
+)
+EXCLUSIONS_APPLIED = (
+    "Exclusions in 2023. After two years of engagement without progress, we excluded 14 companies for "
+    "violations of labour rights in their supply chains and sold our holdings in them; our exclusion list "
+    "now names 212 companies."
+)
+STAKEHOLDER_DIALOGUE = (
+    "Stakeholder dialogue. We engage with our stakeholders, including employees, customers, suppliers and "
+    "investors, in regular meetings and surveys on our sustainability topics, and their feedback informs our "
+    "materiality analysis and our sustainability strategy."
+)
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
     texts = [GRI_REPORT, MACHINE_SAFETY, HOTLINE_WITHOUT_COUNT, SUPPLIER_LIST, HOTLINE_WITH_COUNT]
@@ -72,3 +89,24 @@ def test_a_machine_safety_assessment_is_not_a_human_rights_risk_assessment(repor
 
 def test_grievances_received_need_a_count_not_a_digit(report: GapReport) -> None:
     _met_only_by(report, "dd6.grievance_outcomes", page=5, not_by=3)
+
+
+@pytest.fixture(scope="module")
+def investor(tmp_path_factory: pytest.TempPathFactory) -> GapReport:
+    return report_of_pages(
+        tmp_path_factory, [EXCLUSION_POLICY, EXCLUSIONS_APPLIED, STAKEHOLDER_DIALOGUE], "investor"
+    )
+
+
+def test_an_exclusion_policy_is_partly_and_exclusions_carried_out_meet_disengagement(
+    investor: GapReport,
+) -> None:
+    """Analysts labelled stated exclusion policies `partly` (9 of 9); the rubric had called 6 met."""
+    _met_only_by(investor, "dd3.cease_or_disengage", page=2, not_by=1)
+
+
+def test_general_stakeholder_dialogue_is_partly_communication_with_the_affected(investor: GapReport) -> None:
+    """The rubric's own `partly` text; before, only passages read as step 5 or 6 could be candidates."""
+    indicator = indicator_of(investor, "dd5.affected_communication")
+    assert indicator.decision == "partly", indicator.reason
+    assert indicator.evidence[0].page == 3 and "cues" in indicator.missing_for_met, indicator.reason
