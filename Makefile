@@ -75,6 +75,9 @@ eval: setup
 	$(BIN)/python eval/eval_readers.py --split test
 	$(BIN)/python eval/expert_documents.py --split test --without-readers
 	$(BIN)/python eval/expert_documents.py --split test
+	$(BIN)/python eval/readings.py
+	$(BIN)/python eval/indicator_check.py --rules-only
+	$(BIN)/python eval/eval_rubric.py
 
 clean:
 	rm -rf $(VENV) data test-output .pytest_cache .ruff_cache .mypy_cache
