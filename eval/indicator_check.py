@@ -47,7 +47,7 @@ from sklearn.model_selection import GroupKFold
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import expert_documents as ed  # noqa: E402
 from eval_rubric import load_assessments  # noqa: E402
-from readings import load_reading  # noqa: E402
+from readings import ensure_readings, load_reading  # noqa: E402
 
 from classifiers.linear import TUNED_DIR  # noqa: E402
 from classifiers.training.part_training import ENGLISH_ENCODER, _platt_threshold  # noqa: E402
@@ -346,7 +346,9 @@ def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
     by_id = {i.id: i for i in rubric.indicators}
     inputs: dict[str, tuple[RubricInput, dict]] = {}
     counts: dict[str, Counter[tuple[str, str]]] = {i.id: Counter() for i in rubric.indicators}
-    for line in (LABELS / "analyst_pairs.jsonl").read_text(encoding="utf-8").splitlines():
+    lines = (LABELS / "analyst_pairs.jsonl").read_text(encoding="utf-8").splitlines()
+    ensure_readings(sorted({json.loads(line)["report"] for line in lines}))
+    for line in lines:
         row = json.loads(line)
         if row["report"] not in inputs:
             _document, passages, sdg, dd = load_reading(row["report"])

@@ -83,6 +83,18 @@ def read_report(path: Path, settings: Settings) -> None:
     target.with_suffix(".tmp").rename(target)
 
 
+def ensure_readings(names: list[str], settings: Settings | None = None) -> None:
+    """Read the named reports not yet in the cache (also the Dutch ones, under reports/dutch/pdf)."""
+    settings = settings or Settings(encoder_runtime="onnx", max_job_seconds=10_000)
+    for name in names:
+        if (CACHE / f"{name}.json").exists():
+            continue
+        found = [p for folder in (*FOLDERS, "dutch/pdf") for p in (SHARED / folder).glob(f"{name}.*")]
+        if not found:
+            raise FileNotFoundError(f"no shared report named {name!r} under {SHARED}")
+        read_report(found[0], settings)
+
+
 def main() -> None:
     """Read every shared report not yet in the cache."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
