@@ -209,7 +209,7 @@ def test_the_passage_closest_to_met_ranks_first_and_gives_the_reason():
     policy = indicator(report, "dd1.policy")
     assert policy.decision == "partly" and [e.page for e in policy.evidence] == [2, 1]
     assert policy.missing_for_met == ("cues",)
-    assert "names none of the standards" in policy.reason and "page 2" in policy.reason
+    assert "does not name a policy together with a standard" in policy.reason and "page 2" in policy.reason
 
 
 def test_profile_margin_near_and_far_from_each_threshold():
