@@ -34,7 +34,7 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -279,13 +279,10 @@ def assessed_inputs(
     settings: Settings, encode: Encode
 ) -> dict[str, tuple[RubricInput, dict[str, np.ndarray]]]:
     """The cached readings of the 12 hand-assessed reports, their rubric input and passage vectors."""
-    corpora = settings.corpora_dir
     out = {}
     for name in sorted(load_assessments()):
-        _document, passages, sdg, dd = load_reading(name)
-        negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
-        data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
-        out[name] = (data, passage_vectors(passages, encode))
+        data, _readings = report_input(name, settings.corpora_dir)
+        out[name] = (data, passage_vectors(list(data.passages.values()), encode))
     return out
 
 
@@ -340,23 +337,33 @@ def aims_dev(
         print(f"  {variant.name:34} precision {precision:.3f}  recall {recall:.3f}  F1 {overall['f1']:.3f}")
 
 
-def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
-    """Per indicator: the analysts' labels of the pairs the rubric's conditions call met, and partly."""
-    corpora = settings.corpora_dir
-    by_id = {i.id: i for i in rubric.indicators}
-    inputs: dict[str, tuple[RubricInput, dict]] = {}
-    counts: dict[str, Counter[tuple[str, str]]] = {i.id: Counter() for i in rubric.indicators}
-    lines = (LABELS / "analyst_pairs.jsonl").read_text(encoding="utf-8").splitlines()
+def report_input(name: str, corpora: Path) -> tuple[RubricInput, dict[str, LabelScores]]:
+    """What the rubric reads about a cached report, and its due-diligence readings by passage."""
+    _document, passages, sdg, dd = load_reading(name)
+    negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
+    data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
+    return data, {r.passage_id: r for r in dd}
+
+
+def pair_rows(file: str, corpora: Path) -> Iterator[tuple[dict, RubricInput, LabelScores]]:
+    """Each labelled pair of corpora/indicator_labels/<file>, its report's rubric input and reading."""
+    lines = (LABELS / file).read_text(encoding="utf-8").splitlines()
     ensure_readings(sorted({json.loads(line)["report"] for line in lines}))
+    inputs: dict[str, tuple[RubricInput, dict[str, LabelScores]]] = {}
     for line in lines:
         row = json.loads(line)
         if row["report"] not in inputs:
-            _document, passages, sdg, dd = load_reading(row["report"])
-            negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
-            data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
-            inputs[row["report"]] = (data, {r.passage_id: r for r in dd})
+            inputs[row["report"]] = report_input(row["report"], corpora)
         data, readings = inputs[row["report"]]
-        rules = "partly" if unmet(by_id[row["indicator"]], readings[row["passage_id"]], data) else "met"
+        yield row, data, readings[row["passage_id"]]
+
+
+def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
+    """Per indicator: the analysts' labels of the pairs the rubric's conditions call met, and partly."""
+    by_id = {i.id: i for i in rubric.indicators}
+    counts: dict[str, Counter[tuple[str, str]]] = {i.id: Counter() for i in rubric.indicators}
+    for row, data, reading in pair_rows("analyst_pairs.jsonl", settings.corpora_dir):
+        rules = "partly" if unmet(by_id[row["indicator"]], reading, data) else "met"
         counts[row["indicator"]][(rules, row["label"])] += 1
     print("The rubric's met conditions on the analysts' pairs: analysts' met/partly/no where the rubric says")
     print(f"{'indicator':28} {'met':>13} {'only partly':>13}")
@@ -372,19 +379,10 @@ def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
 
 def print_wide_gates(settings: Settings, rubric: Rubric) -> None:
     """The wide pairs (eval/indicator_pairs.py --wide): which the gate admits, and what it then says."""
-    corpora = settings.corpora_dir
     by_id = {i.id: i for i in rubric.indicators}
     counts: dict[str, Counter[tuple[str, str]]] = {}
-    inputs: dict[str, tuple[RubricInput, dict]] = {}
-    for line in (LABELS / "analyst_wide_pairs.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row["report"] not in inputs:
-            _document, passages, sdg, dd = load_reading(row["report"])
-            negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
-            data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
-            inputs[row["report"]] = (data, {r.passage_id: r for r in dd})
-        data, readings = inputs[row["report"]]
-        indicator, reading = by_id[row["indicator"]], readings[row["passage_id"]]
+    for row, data, reading in pair_rows("analyst_wide_pairs.jsonl", settings.corpora_dir):
+        indicator = by_id[row["indicator"]]
         said = "not a candidate"
         if reads_as(indicator, reading, data.passages[reading.passage_id].text):
             said = "partly" if unmet(indicator, reading, data) else "met"
