@@ -21,9 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from expert_documents import VectorFiles, build_documents, contains, load_mapping  # noqa: E402
 
-from service.judging.negative import load_negative_rules, negative_evidence  # noqa: E402
 from service.judging.rubric import candidates, load_rubric  # noqa: E402
-from service.judging.scoring import rubric_input, text_readings  # noqa: E402
+from service.judging.scoring import rubric_input  # noqa: E402
 from service.pipeline import analyze_documents  # noqa: E402
 from service.settings import get_settings  # noqa: E402
 
@@ -42,8 +41,7 @@ def main() -> None:
     rows = []
     for statement, analysis in zip(statements, analyses, strict=True):
         passages = analysis.passages
-        negatives = negative_evidence(passages, (analysis.sdg, analysis.dd), load_negative_rules(corpora))
-        data = rubric_input(passages, analysis.dd, text_readings(passages, corpora), negatives, corpora)
+        data = rubric_input(passages, analysis.sdg, analysis.dd, corpora)
         for indicator in rubric.indicators:
             criteria = set(mapping.get(indicator.id, ()))
             if not criteria:

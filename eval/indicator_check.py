@@ -53,7 +53,6 @@ from classifiers.linear import TUNED_DIR  # noqa: E402
 from classifiers.training.part_training import ENGLISH_ENCODER, _platt_threshold  # noqa: E402
 from classifiers.training.tuned_training import part_encoders  # noqa: E402
 from service.encoding.inputs import model_input  # noqa: E402
-from service.judging.negative import load_negative_rules, negative_evidence  # noqa: E402
 from service.judging.rubric import (  # noqa: E402
     Rubric,
     RubricInput,
@@ -64,7 +63,7 @@ from service.judging.rubric import (  # noqa: E402
     step_scores,
     unmet,
 )
-from service.judging.scoring import rubric_input, text_readings  # noqa: E402
+from service.judging.scoring import rubric_input  # noqa: E402
 from service.pipeline import analyze_documents  # noqa: E402
 from service.records import IndicatorResult, LabelScores, Passage  # noqa: E402
 from service.settings import Settings, get_settings  # noqa: E402
@@ -233,6 +232,8 @@ def decisions(
         data = replace(data, dd_scores=tuple(widened(r, gate) for r in data.dd_scores))
     results = []
     for k, indicator in enumerate(rubric.indicators):
+        if variant.widen is not None:  # the variant's gate alone, not also the rubric's gate_probability
+            indicator = replace(indicator, gate_probability=1.0)
         result = decide(indicator, data, rubric)
         if variant.threshold is None:
             results.append(result)
@@ -317,8 +318,7 @@ def aims_dev(
     prepared = []
     for analysis in analyses:
         passages = analysis.passages
-        negatives = negative_evidence(passages, (analysis.sdg, analysis.dd), load_negative_rules(corpora))
-        data = rubric_input(passages, analysis.dd, text_readings(passages, corpora), negatives, corpora)
+        data = rubric_input(passages, analysis.sdg, analysis.dd, corpora)
         prepared.append((data, passage_vectors(passages, encode)))
     for variant in variants:
         results = []
@@ -340,8 +340,7 @@ def aims_dev(
 def report_input(name: str, corpora: Path) -> tuple[RubricInput, dict[str, LabelScores]]:
     """What the rubric reads about a cached report, and its due-diligence readings by passage."""
     _document, passages, sdg, dd = load_reading(name)
-    negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
-    data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
+    data = rubric_input(passages, sdg, dd, corpora)
     return data, {r.passage_id: r for r in dd}
 
 

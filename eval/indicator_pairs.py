@@ -27,9 +27,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from readings import load_reading  # noqa: E402
 
-from service.judging.negative import load_negative_rules, negative_evidence  # noqa: E402
 from service.judging.rubric import Indicator, RubricInput, _rank, candidates, load_rubric, unmet  # noqa: E402
-from service.judging.scoring import rubric_input, text_readings  # noqa: E402
+from service.judging.scoring import rubric_input  # noqa: E402
 from service.records import LabelScores  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -87,8 +86,7 @@ def pairs_of(
     """The drawn pairs of one report (with ``wide``: those indicators' wide candidates instead)."""
     _document, passages, sdg, dd = load_reading(name)
     corpora = settings.corpora_dir
-    negatives = negative_evidence(passages, (sdg, dd), load_negative_rules(corpora))
-    data = rubric_input(passages, dd, text_readings(passages, corpora), negatives, corpora)
+    data = rubric_input(passages, sdg, dd, corpora)
     rubric = load_rubric(corpora)
     rows = []
     for indicator in rubric.indicators:
@@ -98,7 +96,9 @@ def pairs_of(
         ranked = sorted(found, key=lambda r: _rank(indicator, r, unmet(indicator, r, data), data))
         rest = ranked[TOP:]
         drawn = ranked[:TOP] + rng.sample(rest, min(RANDOM, len(rest)))
-        if wide:
+        if (
+            wide
+        ):  # after the usual draw, which advances the seeded generator the committed files were drawn with
             drawn = wide_candidates(indicator, data)
         for rank, reading in enumerate(drawn):
             passage = data.passages[reading.passage_id]

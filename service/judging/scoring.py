@@ -54,15 +54,20 @@ def text_readings(passages: Sequence[Passage], corpora: Path) -> TextReadings:
 
 def rubric_input(
     passages: Sequence[Passage],
+    sdg_scores: Sequence[LabelScores],
     dd_scores: Sequence[LabelScores],
-    readings: TextReadings,
-    negatives: Sequence[NegativeEvidence],
     corpora: Path,
+    readings: TextReadings | None = None,
+    negatives: Sequence[NegativeEvidence] | None = None,
 ) -> RubricInput:
     """What the rubric reads about a report.
 
     The learned evidence types win over the rules' text readings; negative evidence is never a candidate.
+    ``readings`` and ``negatives`` are made here unless given (gap_report has them for its other parts).
     """
+    readings = readings or text_readings(passages, corpora)
+    if negatives is None:
+        negatives = negative_evidence(passages, (sdg_scores, dd_scores), load_negative_rules(corpora))
     rules, tag_rules = load_substance_rules(corpora), load_tag_rules(corpora)
     types = {**readings.types, **learned_types(dd_scores)}
     substance = Substance(types, rules.weights, readings.tags)
@@ -89,7 +94,7 @@ def gap_report(
     readings = readings or text_readings(passages, corpora)
     negative_rules = load_negative_rules(corpora)
     negatives = negative_evidence(passages, (sdg_scores, dd_scores), negative_rules)
-    data = rubric_input(passages, dd_scores, readings, negatives, corpora)
+    data = rubric_input(passages, sdg_scores, dd_scores, corpora, readings, negatives)
     substance, excluded, tags = data.substance, data.excluded, readings.tags
     types = substance.types
     indicators = assess(load_rubric(corpora), data)
