@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from readings import CACHE, load_reading, report_name, shared_reports
+from readings import CACHE, corpora_with_rubric_of, load_reading, report_name, shared_reports
 from scipy.stats import spearmanr
 
 from service.pipeline import gap_report
@@ -189,8 +190,20 @@ def main() -> None:
         action="store_true",
         help="decide indicators by steps and cue words and evidence types by rules (before issue 25 part 1)",
     )
+    parser.add_argument(
+        "--rubric-from",
+        metavar="REV",
+        help="first the agreement with corpora/dd_rubric.yaml as at git revision REV, from the same readings",
+    )
     args = parser.parse_args()
     names = [report_name(p) for p in shared_reports() if (CACHE / f"{report_name(p)}.json").exists()]
+    if args.rubric_from:
+        with tempfile.TemporaryDirectory() as folder:
+            corpora = corpora_with_rubric_of(args.rubric_from, Path(folder))
+            before = score_all(names, Settings(corpora_dir=corpora), readers=not args.without_readers)
+        print(f"== the rubric of {args.rubric_from} ==")
+        print_agreement(before, load_assessments())
+        print("\n== the rubric as it is ==")
     reports = score_all(names, Settings(), readers=not args.without_readers)
     assessments = {} if args.summary else load_assessments()
     print_table(reports, args.summary)

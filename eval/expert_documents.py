@@ -41,6 +41,7 @@ import json
 import math
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -419,10 +420,24 @@ def main() -> None:
     parser.add_argument(
         "--without-readers", action="store_true", help="indicators by steps and cue words (before issue 25)"
     )
+    parser.add_argument(
+        "--rubric-from",
+        metavar="REV",
+        help="first the table with corpora/dd_rubric.yaml as at git revision REV, from the same readings",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     settings = get_settings()
     statements = build_documents(args.split, settings, args.per_page)
+    if args.rubric_from:
+        from readings import corpora_with_rubric_of  # a sibling script: only when run as one
+
+        with tempfile.TemporaryDirectory() as folder:
+            corpora = corpora_with_rubric_of(args.rubric_from, Path(folder))
+            old = settings.model_copy(update={"corpora_dir": corpora})
+            before = run(statements, old, None if args.no_cache else VectorFiles(), not args.without_readers)
+        print(f"== the rubric of {args.rubric_from} ==\n{render(score(before, statements))}\n")
+        print("== the rubric as it is ==")
     results = run(statements, settings, None if args.no_cache else VectorFiles(), not args.without_readers)
     table = score(results, statements)
     table["split"], table["sentences_per_page"] = args.split, args.per_page

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -81,6 +83,24 @@ def read_report(path: Path, settings: Settings) -> None:
     target = CACHE / f"{report_name(path)}.json"
     target.with_suffix(".tmp").write_text(json.dumps(payload), encoding="utf-8")
     target.with_suffix(".tmp").rename(target)
+
+
+def corpora_with_rubric_of(revision: str, folder: Path) -> Path:
+    """A copy of corpora/ in ``folder`` whose dd_rubric.yaml is the one at git ``revision``.
+
+    Scores with the old rubric and the current one then come from the same readings in one run; the rubric
+    code reads an old file the way it was read (new settings default to the old behaviour).
+    """
+    target = folder / "corpora"
+    shutil.copytree(ROOT / "corpora", target)
+    old = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{revision}:corpora/dd_rubric.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (target / "dd_rubric.yaml").write_text(old, encoding="utf-8")
+    return target
 
 
 def ensure_readings(names: list[str], settings: Settings | None = None) -> None:
