@@ -13,12 +13,18 @@ item was drawn. Seeded: re-running reproduces the same items. Labelled rows go t
 corpora/labels/nl-<report>.jsonl (eval/LABELLING_V2.md, ``"translated": false``).
 
     python eval/sample_dutch.py --split test   # one JSONL of unlabelled items per report in .labelling/dutch
+
+Round 2 (``--round 2``, train and dev reports only) draws more passages and sentences per report with its own
+seed, leaving out every text already labelled in corpora/labels/nl-<report>.jsonl; its ids are
+``nl-<report>-r2-NNN``. It exists because 250 real Dutch train items were too few to teach the Dutch heads
+real Dutch phrasing (issue 24: real Dutch recall stayed near 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import re
 from pathlib import Path
@@ -47,6 +53,8 @@ HARD_NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 PER_REPORT = {"pages": 4, "random": 10, "vocabulary": 9, "negative": 5, "sentences": 10}
+# Round 2 draws no pages: the Dutch heads train on sentences and passages only.
+PER_REPORT_ROUND = {2: {"pages": 0, "random": 20, "vocabulary": 16, "negative": 4, "sentences": 16}}
 SPLITS = ("test", "dev", "train")
 
 
@@ -99,13 +107,29 @@ def item(report: str, kind: str, drawn: str, page: int, text: str, heading: str 
     }
 
 
-def sample_report(report: str, document: Document, rng: random.Random) -> list[dict]:
-    """The items of one report, in draw order (ids are added by the caller)."""
+def labelled_texts(report: str) -> set[str]:
+    """Texts already labelled for a report (whitespace-normalised): a later round never draws them again."""
+    path = REPO_ROOT / "corpora" / "labels" / f"nl-{report}.jsonl"
+    if not path.exists():
+        return set()
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {" ".join(row["text"].split()) for row in rows}
+
+
+def sample_report(
+    report: str,
+    document: Document,
+    rng: random.Random,
+    counts: dict[str, int] = PER_REPORT,
+    exclude: frozenset[str] = frozenset(),
+) -> list[dict]:
+    """The items of one report, in draw order (ids are added by the caller); never a text in ``exclude``."""
     rows = []
     pages = [p for p in document.pages if 60 <= words(p.text) <= 1200]
-    for page in rng.sample(pages, min(PER_REPORT["pages"], len(pages))):
+    for page in rng.sample(pages, min(counts["pages"], len(pages))):
         rows.append(item(report, "page", "random", page.number, page.text))
     passages = unique([p for p in passages_from_document(document, 90) if 12 <= words(p.text) <= 90])
+    passages = [p for p in passages if " ".join(p.text.split()) not in exclude]
     taken: set[str] = set()
 
     def draw(candidates: list[Passage], count: int, drawn: str) -> None:
@@ -114,20 +138,20 @@ def sample_report(report: str, document: Document, rng: random.Random) -> list[d
             taken.add(passage.id)
             rows.append(item(report, "passage", drawn, passage.page, passage.text, passage.heading))
 
-    draw(passages, PER_REPORT["random"], "random")
-    draw([p for p in passages if VOCABULARY.search(p.text)], PER_REPORT["vocabulary"], "vocabulary")
-    draw([p for p in passages if HARD_NEGATIVE.search(p.text)], PER_REPORT["negative"], "hard-negative")
+    draw(passages, counts["random"], "random")
+    draw([p for p in passages if VOCABULARY.search(p.text)], counts["vocabulary"], "vocabulary")
+    draw([p for p in passages if HARD_NEGATIVE.search(p.text)], counts["negative"], "hard-negative")
     nlp = sentencizer(document.language)
-    drawn_texts = {row["text"] for row in rows}
+    drawn_texts = {" ".join(row["text"].split()) for row in rows} | exclude
     sentences = [
         (p, s.text.strip())
         for p in passages
         if p.id not in taken
         for s in nlp(p.text).sents
-        if 8 <= words(s.text) <= 60 and s.text.strip() not in drawn_texts
+        if 8 <= words(s.text) <= 60 and " ".join(s.text.split()) not in drawn_texts
     ]
     sentences = list({text: (p, text) for p, text in sentences}.values())
-    half = PER_REPORT["sentences"] // 2
+    half = counts["sentences"] // 2
     chosen = rng.sample(sentences, min(half, len(sentences)))
     rest = [s for s in sentences if s not in chosen and VOCABULARY.search(s[1])]
     for drawn, group in (("random", chosen), ("vocabulary", rng.sample(rest, min(half, len(rest))))):
@@ -140,15 +164,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / ".labelling" / "dutch")
+    parser.add_argument("--round", type=int, choices=(1, 2), default=1, help="2: more train/dev items")
     args = parser.parse_args()
     paths = report_paths(Settings().shared_data_dir)
     splits = dutch_splits()
     args.out.mkdir(parents=True, exist_ok=True)
     total = 0
-    for split in SPLITS if args.split == "all" else (args.split,):
+    chosen: tuple[str, ...] = SPLITS if args.split == "all" else (args.split,)
+    if args.round > 1:
+        chosen = tuple(split for split in chosen if split != "test")  # the locked test is never extended
+    for split in chosen:
         for report in splits[split]:
-            rows = sample_report(report, load_report(paths[report]), random.Random(f"{SEED}-{report}"))
-            write_items(args.out, f"nl-{report}", rows, split)
+            if args.round == 1:
+                rng, counts, exclude = random.Random(f"{SEED}-{report}"), PER_REPORT, frozenset[str]()
+            else:
+                rng = random.Random(f"{SEED}-r{args.round}-{report}")
+                counts, exclude = PER_REPORT_ROUND[args.round], frozenset(labelled_texts(report))
+            rows = sample_report(report, load_report(paths[report]), rng, counts, exclude)
+            name = f"nl-{report}" if args.round == 1 else f"nl-{report}-r{args.round}"
+            write_items(args.out, name, rows, split)
             total += len(rows)
             print(f"{split:5} {report}: {len(rows)} items")
     print(f"{total} items -> {args.out}")
