@@ -296,6 +296,9 @@ def use_tuned_release(folder: Path) -> None:
     import classifiers
 
     os.environ["GAPLENS_TUNED_MODEL_DIR"] = str(folder / TUNED_ENCODER)
+    # The setting tuned_dir is where get_classifier reads the "tuned" heads (since 9ec7221): without it the
+    # other release's encoder was read with this release's heads.
+    os.environ["GAPLENS_TUNED_DIR"] = str(folder)
     classifiers.CLASSIFIERS["tuned"] = classifiers._heads_in(folder)
 
 
