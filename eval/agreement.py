@@ -1,6 +1,7 @@
 """Agreement between two labellers on the double-labelled sample (eval/data/double_labelled.jsonl).
 
     python eval/agreement.py
+    python eval/agreement.py eval/data/double_labelled_nl_r2.jsonl   # the real Dutch round 2 (40 items)
 
 Each of the six labellers labelled 30 items of another labeller's reports without seeing their labels
 (eval/LABELLING_V2.md). Per framework: micro-F1 between the two label sets (symmetric), Cohen's kappa
@@ -11,6 +12,8 @@ share of items where both agree.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -46,7 +49,8 @@ def agreement(rows: list[dict]) -> dict[str, float]:
 
 
 def main() -> None:
-    rows = [json.loads(line) for line in PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else PATH
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for name, value in agreement(rows).items():
         print(f"{name:20} {value:.3f}" if isinstance(value, float) else f"{name:20} {value}")
 
