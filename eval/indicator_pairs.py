@@ -58,13 +58,23 @@ def train_reports() -> list[str]:
 # gate: any passage read as a due-diligence step whose reader score for one of the indicator's parts reaches
 # WIDE_SCORE or whose text matches the broad words below (the rubric's `partly` texts: "general stakeholder
 # communication", "a policy of termination or escalation"), at most WIDE_PER per report, strongest first.
+# Other indicators (drawn later, for the two step-5 indicators whose reader candidates analysts rejected
+# 82 of 88 times) count a passage as worded when it matches the indicator's own cues or met cues.
 WIDE_SCORE = 0.05
 WIDE_PER = 8
+WIDE_WORDED = ("dd3.cease_or_disengage", "dd5.affected_communication")
 WIDE_WORDS = re.compile(
     r"\b(stakeholders?|belanghebbenden|dialogue|dialoog|engagement|feedback|inform\w*|communicat\w*|"
     r"terminat\w*|suspend\w*|exclu\w*|divest\w*|escalat\w*|disengag\w*|uitsluit\w*|beëindig\w*)\b",
     re.IGNORECASE,
 )
+
+
+def is_worded(indicator: Indicator, text: str) -> bool:
+    """Whether a passage uses the words a wide draw looks for (see WIDE_WORDED)."""
+    if indicator.id in WIDE_WORDED:
+        return bool(WIDE_WORDS.search(text))
+    return bool(indicator.cues.search(text) or (indicator.met_cues and indicator.met_cues.search(text)))
 
 
 def wide_candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
@@ -74,16 +84,27 @@ def wide_candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores
         if not reading.labels or reading.passage_id in data.excluded:
             continue
         score = max((reading.part_scores.get(p, 0.0) for p in indicator.parts), default=0.0)
-        worded = bool(WIDE_WORDS.search(data.passages[reading.passage_id].text))
+        worded = is_worded(indicator, data.passages[reading.passage_id].text)
         if score >= WIDE_SCORE or worded:
             found.append((not worded, -score, reading))
     return [reading for *_key, reading in sorted(found, key=lambda f: f[:2])][:WIDE_PER]
 
 
+def drawn_as(wide: Sequence[str], stepless: bool, rank: int) -> str:
+    """Which draw a pair came from, as its ``drawn`` field says."""
+    if wide:
+        return "stepless" if stepless else "wide"
+    return "top" if rank < TOP else "random"
+
+
 def pairs_of(
-    name: str, settings: Settings, rng: random.Random, wide: Sequence[str] = ()
+    name: str, settings: Settings, rng: random.Random, wide: Sequence[str] = (), stepless: bool = False
 ) -> list[dict[str, object]]:
-    """The drawn pairs of one report (with ``wide``: those indicators' wide candidates instead)."""
+    """The drawn pairs of one report.
+
+    With ``wide``: those indicators' wide candidates instead; with ``stepless`` too, their candidates that no
+    due-diligence step reads (a wide draw never offers them).
+    """
     _document, passages, sdg, dd = load_reading(name)
     corpora = settings.corpora_dir
     data = rubric_input(passages, sdg, dd, corpora)
@@ -100,6 +121,8 @@ def pairs_of(
             wide
         ):  # after the usual draw, which advances the seeded generator the committed files were drawn with
             drawn = wide_candidates(indicator, data)
+        if wide and stepless:
+            drawn = [r for r in found if not r.labels][:WIDE_PER]
         for rank, reading in enumerate(drawn):
             passage = data.passages[reading.passage_id]
             rows.append(
@@ -109,7 +132,7 @@ def pairs_of(
                     "page": passage.page,
                     "passage_id": passage.id,
                     "indicator": indicator.id,
-                    "drawn": "wide" if wide else "top" if rank < TOP else "random",
+                    "drawn": drawn_as(wide, stepless, rank),
                     "lang": "nl" if name in dutch_train() else "en",
                     "heading": passage.heading,
                     "text": passage.text,
@@ -165,6 +188,9 @@ def main() -> None:
     parser.add_argument("--merge", type=Path, help="the drawn pairs file, to merge with --labels into --out")
     parser.add_argument("--labels", type=Path, nargs="*", default=[])
     parser.add_argument("--wide", nargs="*", default=[], help="draw these indicators' wide candidates only")
+    parser.add_argument(
+        "--stepless", action="store_true", help="with --wide: their candidates that no step reads instead"
+    )
     args = parser.parse_args()
     if args.merge:
         merge(args.merge, args.labels, args.out)
@@ -172,7 +198,7 @@ def main() -> None:
     settings = Settings()
     rng = random.Random(SEED)
     names = args.reports or train_reports()
-    rows = [row for name in names for row in pairs_of(name, settings, rng, args.wide)]
+    rows = [row for name in names for row in pairs_of(name, settings, rng, args.wide, args.stepless)]
     rng.shuffle(rows)
     with args.out.open("w", encoding="utf-8") as out:
         for row in rows:
