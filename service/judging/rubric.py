@@ -45,8 +45,8 @@ class Indicator:
     # the OECD sub-elements it asks about: the learned reader's gate
     parts: tuple[str, ...]
     any_step: bool
-    # the indicator's own cue words also admit a candidate the learned reader does not read as its parts
-    cue_admits: bool
+    # candidates come from the step-and-cue gate alone, never from the learned reader (see reads_as)
+    cue_gate: bool
     cues: re.Pattern[str]
     met_cues: re.Pattern[str] | None
     met_types: frozenset[str]
@@ -90,7 +90,7 @@ def _indicator(raw: dict[str, Any], gate_probability: float = 1.0) -> Indicator:
         steps=tuple(str(s) for s in raw["steps"]),
         parts=tuple(str(p) for p in raw["parts"]),
         any_step=bool(raw.get("any_step", False)),
-        cue_admits=bool(raw.get("cue_admits", False)),
+        cue_gate=bool(raw.get("cue_gate", False)),
         cues=compile_any(raw["cues"]),
         met_cues=compile_any(raw["met_cues"]) if raw.get("met_cues") else None,
         met_types=frozenset(raw.get("met_types", DEFAULT_MET_TYPES)),
@@ -149,18 +149,20 @@ def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
     whichever is lower (the reader's thresholds are its best F1 for naming a passage's sub-elements; a
     candidate only needs to be likely enough to be ranked and checked against the `met` conditions).
     Without it (the zero-shot baseline, readings stored before it existed, or an indicator whose
-    sub-elements had too few labelled examples to learn): ``step_and_cue``. An indicator with
-    ``cue_admits`` asks for something narrower than its sub-element, too rare in the labels to be read as
-    it (a supplier list under 5.1): ``step_and_cue`` admits candidates too.
+    sub-elements had too few labelled examples to learn): ``step_and_cue``. An indicator with ``cue_gate``
+    asks for something narrower than its sub-element that the reader does not read (5.1 was learned from
+    reporting frames; analysts rejected 63 of its 65 candidates as supply-chain transparency and 51 of 58
+    as due-diligence reporting): its cues alone decide, whatever step the passage reads as, if any (a
+    duty-of-vigilance paragraph naming the risks found reads as no step).
     """
-    if learned_for(indicator, reading):
-        read = learned_parts(reading) | {
-            part for part, score in reading.part_scores.items() if score >= indicator.gate_probability
-        }
-        return bool(read & set(indicator.parts)) or (
-            indicator.cue_admits and step_and_cue(indicator, reading, text)
-        )
-    return step_and_cue(indicator, reading, text)
+    if indicator.cue_gate:
+        return bool(indicator.cues.search(text))
+    if not learned_for(indicator, reading):
+        return step_and_cue(indicator, reading, text)
+    read = learned_parts(reading) | {
+        part for part, score in reading.part_scores.items() if score >= indicator.gate_probability
+    }
+    return bool(read & set(indicator.parts))
 
 
 def step_and_cue(indicator: Indicator, reading: LabelScores, text: str) -> bool:
