@@ -58,12 +58,17 @@ def deduplicated(examples: Sequence[Example]) -> list[Example]:
     return unique
 
 
-def fit_heads(x: np.ndarray, y: np.ndarray, c: float = C) -> tuple[np.ndarray, np.ndarray]:
-    """One logistic regression per label column: (labels x dim) weights and (labels,) biases."""
+def fit_heads(
+    x: np.ndarray, y: np.ndarray, c: float = C, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One logistic regression per label column: (labels x dim) weights and (labels,) biases.
+
+    ``sample_weight`` counts an example as that many copies of itself (real Dutch text among translations).
+    """
     weights = np.zeros((y.shape[1], x.shape[1]), dtype=np.float64)
     bias = np.zeros(y.shape[1], dtype=np.float64)
     for j in range(y.shape[1]):
-        model = LogisticRegression(C=c, max_iter=2000).fit(x, y[:, j])
+        model = LogisticRegression(C=c, max_iter=2000).fit(x, y[:, j], sample_weight=sample_weight)
         weights[j], bias[j] = model.coef_[0], model.intercept_[0]
     return weights, bias
 
