@@ -71,6 +71,7 @@ PREVIOUS_RELEASE ?= 7e81200
 eval: setup
 	$(BIN)/python eval/eval_v2.py --previous $(PREVIOUS_RELEASE)
 	$(BIN)/python eval/agreement.py
+	$(BIN)/python eval/agreement.py eval/data/double_labelled_nl_r2.jsonl
 	$(BIN)/python eval/expert_agreement.py corpora/labels_expert_sample/blind_v2.jsonl corpora/labels_expert_sample/blind_v3.jsonl
 	$(BIN)/python eval/eval_readers.py --split test
 	$(BIN)/python eval/expert_documents.py --split test --without-readers

@@ -107,6 +107,20 @@ def test_negative_evidence_is_a_gap_not_coverage():
     assert kinds == {(1, "not_material", True), (2, "not_in_place", False)}
 
 
+def test_a_content_index_line_with_page_numbers_is_no_evidence():
+    """An index line answering "see page 42" read as steps 2 and 3 made a train report's assessment met."""
+    index = (
+        "GRI 308: Supplier Environmental Assessment 2016 GRI 308-1 New suppliers that were screened using "
+        "environmental criteria P. 42 GRI 308-2 Negative environmental impacts in the supply chain and "
+        "actions taken P. 42"
+    )
+    report = score([(index, {"12": 0.9}, {"2": 0.9, "3": 0.9})])
+    assert all(i.decision == "not_met" for i in report.indicators), [
+        (i.id, i.decision) for i in report.indicators if i.decision != "not_met"
+    ]
+    assert report.negative_evidence == ()  # left out, not shown as a gap
+
+
 def test_sdg_ladder_climbs_with_depth_not_volume():
     logo = "We support the SDGs: SDG 3, SDG 5, SDG 8, SDG 12 and SDG 13."
     target = "Our target is to cut scope 1 and 2 emissions by 50% by 2030 compared to 2019."
