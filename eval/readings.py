@@ -85,21 +85,26 @@ def read_report(path: Path, settings: Settings) -> None:
     target.with_suffix(".tmp").rename(target)
 
 
-def corpora_with_rubric_of(revision: str, folder: Path) -> Path:
-    """A copy of corpora/ in ``folder`` whose dd_rubric.yaml is the one at git ``revision``.
+RUBRIC_FILES = ("dd_rubric.yaml", "negative_evidence.yaml")
 
-    Scores with the old rubric and the current one then come from the same readings in one run; the rubric
-    code reads an old file the way it was read (new settings default to the old behaviour).
+
+def corpora_with_rubric_of(revision: str, folder: Path) -> Path:
+    """A copy of corpora/ in ``folder`` whose rubric files are the ones at git ``revision``.
+
+    The rubric files are dd_rubric.yaml and negative_evidence.yaml (what is never a candidate). Scores with
+    the old rubric and the current one then come from the same readings in one run; the rubric code reads
+    an old file the way it was read (new settings default to the old behaviour).
     """
     target = folder / "corpora"
     shutil.copytree(ROOT / "corpora", target)
-    old = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{revision}:corpora/dd_rubric.yaml"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    (target / "dd_rubric.yaml").write_text(old, encoding="utf-8")
+    for name in RUBRIC_FILES:
+        old = subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"{revision}:corpora/{name}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        (target / name).write_text(old, encoding="utf-8")
     return target
 
 

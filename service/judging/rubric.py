@@ -45,8 +45,10 @@ class Indicator:
     # the OECD sub-elements it asks about: the learned reader's gate
     parts: tuple[str, ...]
     any_step: bool
-    # candidates come from the step-and-cue gate alone, never from the learned reader (see reads_as)
+    # candidates come from the indicator's cues alone, never from the learned reader (see reads_as)
     cue_gate: bool
+    # the step-and-cue gate admits candidates beside the learned reader's (see reads_as)
+    cue_admits: bool
     cues: re.Pattern[str]
     met_cues: re.Pattern[str] | None
     met_types: frozenset[str]
@@ -91,6 +93,7 @@ def _indicator(raw: dict[str, Any], gate_probability: float = 1.0) -> Indicator:
         parts=tuple(str(p) for p in raw["parts"]),
         any_step=bool(raw.get("any_step", False)),
         cue_gate=bool(raw.get("cue_gate", False)),
+        cue_admits=bool(raw.get("cue_admits", False)),
         cues=compile_any(raw["cues"]),
         met_cues=compile_any(raw["met_cues"]) if raw.get("met_cues") else None,
         met_types=frozenset(raw.get("met_types", DEFAULT_MET_TYPES)),
@@ -153,7 +156,9 @@ def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
     asks for something narrower than its sub-element that the reader does not read (5.1 was learned from
     reporting frames; analysts rejected 63 of its 65 candidates as supply-chain transparency and 51 of 58
     as due-diligence reporting): its cues alone decide, whatever step the passage reads as, if any (a
-    duty-of-vigilance paragraph naming the risks found reads as no step).
+    duty-of-vigilance paragraph naming the risks found reads as no step). With ``cue_admits``
+    ``step_and_cue`` admits candidates beside the reader's (no indicator uses it now; rubric files of
+    earlier releases did, and eval/readings.py scores them).
     """
     if indicator.cue_gate:
         return bool(indicator.cues.search(text))
@@ -162,7 +167,9 @@ def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
     read = learned_parts(reading) | {
         part for part, score in reading.part_scores.items() if score >= indicator.gate_probability
     }
-    return bool(read & set(indicator.parts))
+    return bool(read & set(indicator.parts)) or (
+        indicator.cue_admits and step_and_cue(indicator, reading, text)
+    )
 
 
 def step_and_cue(indicator: Indicator, reading: LabelScores, text: str) -> bool:
