@@ -70,6 +70,9 @@ class TuneConfig:
     # so each epoch runs only the upper layers. Dev split, passages read with headings (eval/RESULTS.md):
     # 4 frozen SDG/OECD F1 0.656/0.585, 3 frozen 0.676/0.598, 2 frozen 0.675/0.629.
     frozen_layers: int = 2
+    # What the encoder was pretrained to read before a text: e5 reads "passage: " (eval/e5_finetune.py
+    # tunes multilingual-e5-small with the same trainer); MiniLM reads the text alone.
+    input_prefix: str = ""
 
 
 def _targets(texts: Sequence[LabelledText], n_sdg: int, n_dd: int) -> dict[str, np.ndarray]:
@@ -134,7 +137,8 @@ def finetune(
     dim = model.config.hidden_size
     linear = {"sdg": torch.nn.Linear(dim, len(sdg.labels)), "dd": torch.nn.Linear(dim, len(dd.labels))}
     heads = torch.nn.ModuleDict(linear)
-    texts = [model_input(t.text, t.heading if config.with_heading else "") for t in train]
+    prefix = config.input_prefix
+    texts = [prefix + model_input(t.text, t.heading if config.with_heading else "") for t in train]
     data = {k: torch.from_numpy(v) for k, v in _targets(train, len(sdg.labels), len(dd.labels)).items()}
     pos_weight = {
         "sdg": torch.from_numpy(_pos_weight(data["y_sdg"].numpy(), data["m_sdg"].numpy())),
@@ -277,7 +281,8 @@ def save_encoder(model: object, base: Path, out: Path) -> None:
     ):
         if (base / name).exists():
             shutil.copy(base / name, out / name)
-    shutil.copytree(base / "1_Pooling", out / "1_Pooling", dirs_exist_ok=True)
+    if (base / "1_Pooling").exists():  # a sentence-transformers folder; e5's converted folder has none
+        shutil.copytree(base / "1_Pooling", out / "1_Pooling", dirs_exist_ok=True)
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     config["dtype"] = "float32"  # loaded for CPU inference in fp32
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
