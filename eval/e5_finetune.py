@@ -27,25 +27,31 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from classifiers.labelled import LabelledText, all_labelled, select
+from classifiers.labelled import LabelledText, all_labelled
 from classifiers.linear import TUNED_DIR
 from classifiers.training.finetune import TuneConfig, finetune
-from classifiers.training.tuned_training import train_multilingual
+from classifiers.training.tuned_training import (
+    REAL_TEXT_WEIGHT,
+    is_real_non_english,
+    multilingual_pool,
+    train_multilingual,
+)
 from service.encoding import models
 from service.frameworks import load_framework
 from service.settings import REPO_ROOT, Settings
 
 # e5 has 12 layers; like the English encoder, the upper four are tuned.
 FROZEN_LAYERS = 8
-REAL_TEXT_COPIES = 3
-POOL_SOURCES = ("v2", "sdg_report", "dd_report", "own", "review")
 
 
 def training_pool(texts: list[LabelledText]) -> list[LabelledText]:
-    """The multilingual heads' train pool, real non-English text repeated REAL_TEXT_COPIES times."""
-    pool = [t for t in select(texts, "train") if t.granularity != "page" and t.source in POOL_SOURCES]
-    real = [t for t in pool if t.lang != "en" and not t.translated]
-    copies = [replace(t, id=f"{t.id}#copy{i}") for i in range(1, REAL_TEXT_COPIES) for t in real]
+    """The multilingual heads' train pool, real non-English text repeated as often as the heads weight it.
+
+    The trainer weights texts by source only, so the weight is given as copies.
+    """
+    pool = multilingual_pool(texts)
+    real = [t for t in pool if is_real_non_english(t)]
+    copies = [replace(t, id=f"{t.id}#copy{i}") for i in range(1, int(REAL_TEXT_WEIGHT)) for t in real]
     return pool + copies
 
 

@@ -290,16 +290,15 @@ def score_previous_release(revision: str, splits: Sequence[str], langs: Sequence
 
 
 def use_tuned_release(folder: Path) -> None:
-    """Point the "tuned" classifier and its encoders at another release folder, before anything loads."""
+    """Point the "tuned" classifier and its encoders at another release folder, before anything loads.
+
+    Settings read both: the encoder from ``tuned_model_dir``, the heads and readers from ``tuned_dir``
+    (get_classifier builds "tuned" from it; before 9ec7221 a module-level builder was replaced instead).
+    """
     import os
 
-    import classifiers
-
     os.environ["GAPLENS_TUNED_MODEL_DIR"] = str(folder / TUNED_ENCODER)
-    # The setting tuned_dir is where get_classifier reads the "tuned" heads (since 9ec7221): without it the
-    # other release's encoder was read with this release's heads.
     os.environ["GAPLENS_TUNED_DIR"] = str(folder)
-    classifiers.CLASSIFIERS["tuned"] = classifiers._heads_in(folder)
 
 
 def replace_settings(settings: Settings, classifier: str, encoder: str) -> Settings:

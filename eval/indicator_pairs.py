@@ -117,12 +117,11 @@ def pairs_of(
         ranked = sorted(found, key=lambda r: _rank(indicator, r, unmet(indicator, r, data), data))
         rest = ranked[TOP:]
         drawn = ranked[:TOP] + rng.sample(rest, min(RANDOM, len(rest)))
-        if (
-            wide
-        ):  # after the usual draw, which advances the seeded generator the committed files were drawn with
-            drawn = wide_candidates(indicator, data)
+        # after the usual draw, which advances the seeded generator the committed files were drawn with
         if wide and stepless:
             drawn = [r for r in found if not r.labels][:WIDE_PER]
+        elif wide:
+            drawn = wide_candidates(indicator, data)
         for rank, reading in enumerate(drawn):
             passage = data.passages[reading.passage_id]
             rows.append(

@@ -272,6 +272,24 @@ def part_encoders(models_dir: Path, multilingual: bool) -> dict[str, Callable[[l
     return encoders
 
 
+def multilingual_pool(
+    texts: Sequence[LabelledText], exclude_reports: frozenset[str] = frozenset()
+) -> list[LabelledText]:
+    """The train rows the multilingual heads learn from: report labels of both languages, no pages."""
+    return [
+        t
+        for t in select(texts, "train")
+        if t.granularity != "page"
+        and t.report not in exclude_reports
+        and t.source in ("v2", "sdg_report", "dd_report", "own", "review")
+    ]
+
+
+def is_real_non_english(text: LabelledText) -> bool:
+    """Report text in another language as written, not our translation of an English item."""
+    return text.lang != "en" and not text.translated
+
+
 def train_multilingual(
     texts: Sequence[LabelledText],
     sdg: Framework,
@@ -286,13 +304,7 @@ def train_multilingual(
     e5 places a Dutch text near its English translation, so the English labels teach the Dutch side
     too; the Dutch translations make sure Dutch phrasing is seen.
     """
-    pool = [
-        t
-        for t in select(texts, "train")
-        if t.granularity != "page"
-        and t.report not in exclude_reports
-        and t.source in ("v2", "sdg_report", "dd_report", "own", "review")
-    ]
+    pool = multilingual_pool(texts, exclude_reports)
     # The heads read only non-English text, so their thresholds are chosen on the non-English dev rows.
     dev = [t for t in select(texts, "dev") if t.granularity != "page" and t.lang != "en"]
     log(f"multilingual heads: encoding {len(pool)} train and {len(dev)} dev texts with {MULTILINGUAL}")
@@ -302,7 +314,7 @@ def train_multilingual(
     for framework in (sdg, dd):
         keep = [i for i, t in enumerate(pool) if t.labels_of(framework.id) is not None]
         rows = [pool[i] for i in keep]
-        real = np.array([t.lang != "en" and not t.translated for t in rows])
+        real = np.array([is_real_non_english(t) for t in rows])
         weights, bias = fit_heads(
             vectors[keep],
             truth_matrix(rows, framework).astype(np.int8),

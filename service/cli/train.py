@@ -204,7 +204,7 @@ def train_multilingual_command(
     """Fit the heads that read non-English text on multilingual-e5-small (part of `train tuned`).
 
     New Dutch labels change only these heads, so they can be refit without fine-tuning the English
-    encoder again (about 5 min on 2 cores instead of 20+).
+    encoder again (1-2 min on 2 cores instead of 20+).
     """
     from classifiers.linear import TUNED_DIR
     from classifiers.training.finetune import TuneConfig
