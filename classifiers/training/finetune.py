@@ -70,8 +70,8 @@ class TuneConfig:
     # so each epoch runs only the upper layers. Dev split, passages read with headings (eval/RESULTS.md):
     # 4 frozen SDG/OECD F1 0.656/0.585, 3 frozen 0.676/0.598, 2 frozen 0.675/0.629.
     frozen_layers: int = 2
-    # What the encoder was pretrained to read before a text: e5 reads "passage: " (eval/e5_finetune.py
-    # tunes multilingual-e5-small with the same trainer); MiniLM reads the text alone.
+    # What the encoder was pretrained to read before a text: e5 reads "passage: " (e5_training.py tunes
+    # multilingual-e5-small with the same trainer); MiniLM reads the text alone.
     input_prefix: str = ""
 
 

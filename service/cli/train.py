@@ -9,7 +9,7 @@ import typer
 
 from service.cli.common import _fail, _store, err
 from service.errors import GapLensError
-from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings, get_settings
+from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, UNTUNED_MULTILINGUAL, Settings, get_settings
 
 if TYPE_CHECKING:
     from classifiers.labelled import LabelledText
@@ -41,7 +41,7 @@ def _train(framework: str, encoder: list[str] | None, models_dir: Path | None) -
         err.print(f"[red]error:[/red] training data not found under {settings.shared_data_dir}")
         raise typer.Exit(code=2)
     trainer = train_sdg if framework == "sdg" else train_dd
-    encoders = encoder or [CLASSIFIER_ENCODERS["trained"], settings.multilingual_model]
+    encoders = encoder or [CLASSIFIER_ENCODERS["trained"], UNTUNED_MULTILINGUAL]
     for name in dict.fromkeys(e for e in encoders if e):
         err.print(f"training the {framework} head for {name} ...")
         meta = trainer(name, settings.shared_data_dir, settings.corpora_dir, models_dir or MODELS_DIR)
@@ -68,7 +68,7 @@ def train_tuned_command(
     models_dir: Annotated[
         Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
     ] = None,
-    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on multilingual-e5-small")] = True,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on the tuned e5")] = True,
     reviews: ReviewsOption = None,
     tenant_reviews: TenantReviewsOption = None,
     frozen_layers: Annotated[
@@ -129,7 +129,7 @@ def train_parts_command(
             "shipped release's heads and serves with GAPLENS_TUNED_DIR"
         ),
     ] = None,
-    multilingual: Annotated[bool, typer.Option(help="Also fit the reader on multilingual-e5-small")] = True,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the reader on the tuned e5")] = True,
     reviews: ReviewsOption = None,
     tenant_reviews: TenantReviewsOption = None,
 ) -> None:
@@ -201,7 +201,7 @@ def train_multilingual_command(
         ),
     ] = None,
 ) -> None:
-    """Fit the heads that read non-English text on multilingual-e5-small (part of `train tuned`).
+    """Fit the heads that read non-English text on the tuned e5 (part of `train tuned` and `train e5`).
 
     New Dutch labels change only these heads, so they can be refit without fine-tuning the English
     encoder again (1-2 min on 2 cores instead of 20+).
@@ -221,6 +221,50 @@ def train_multilingual_command(
     )
     for name, meta in written.items():
         err.print(f"  {name}: thresholds {meta['thresholds_by_length']}")
+
+
+@train_app.command("e5")
+def train_e5_command(
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write (default classifiers/models/tuned); another folder gets a copy of the "
+            "shipped release's heads"
+        ),
+    ] = None,
+    readers_only: Annotated[
+        bool, typer.Option(help="Keep the tuned layers there; refit only the heads and readers on them")
+    ] = False,
+) -> None:
+    """Tune multilingual-e5-small's upper layers, the reader of Dutch text, and refit its heads (~30 min)."""
+    import shutil
+
+    from classifiers.linear import TUNED_DIR
+    from classifiers.training.e5_training import train_e5
+    from classifiers.training.part_training import seed_release
+    from service.encoding.models import tuned_e5_layers_path
+    from service.frameworks import load_framework
+    from service.judging.rubric import load_rubric
+
+    texts = _labelled_texts()
+    settings = get_settings()
+    target = models_dir or TUNED_DIR
+    seed_release(target, TUNED_DIR)
+    layers = target / tuned_e5_layers_path().name
+    if readers_only and not layers.exists() and tuned_e5_layers_path().exists():
+        shutil.copy2(tuned_e5_layers_path(), layers)  # refit another folder's readers on the shipped layers
+    sdg, dd = (load_framework(f, settings.corpora_dir) for f in ("sdg", "oecd_dd"))
+    parts = {i.id: i.parts for i in load_rubric(settings.corpora_dir).indicators}
+    try:
+        written = train_e5(
+            texts, sdg, dd, target, lambda line: err.print(line), tune=not readers_only, indicator_parts=parts
+        )
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    for name, meta in written.items():
+        shown = meta.get("thresholds_by_length", meta.get("thresholds", meta.get("final_loss")))
+        err.print(f"  {name}: {shown}")
 
 
 @train_app.command("int8")

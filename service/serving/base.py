@@ -19,7 +19,7 @@ from pathlib import Path
 from service.encoding.index import PassageIndex
 from service.encoding.models import get_encoder
 from service.serving.auth import Tenant
-from service.settings import Settings
+from service.settings import UNTUNED_MULTILINGUAL, Settings
 from service.store import ALL_TENANTS, Store, TenantStore
 
 log = logging.getLogger("gaplens")
@@ -159,10 +159,13 @@ class ServiceBase:
         return folder if model == self.settings.embedding_model else folder / re.sub(r"[^\w.-]", "_", model)
 
     def search_models(self) -> list[str]:
-        """Encoders whose vectors passages may be searched by: the main one, then the multilingual one."""
-        return list(
-            dict.fromkeys(m for m in (self.settings.embedding_model, self.settings.multilingual_model) if m)
-        )
+        """Encoders whose vectors passages may be searched by: the main one, then the multilingual ones.
+
+        Non-English reports analysed before the tuned e5 keep the untuned e5's vectors until they are
+        analysed again, so that part stays searchable; a store without such vectors never loads it.
+        """
+        models = (self.settings.embedding_model, self.settings.multilingual_model, UNTUNED_MULTILINGUAL)
+        return list(dict.fromkeys(m for m in models if m))
 
     def _catch_up_index(self) -> None:
         """Add passages another process stored (a second server on the same PostgreSQL) to our index.
