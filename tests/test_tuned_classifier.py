@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -196,18 +197,21 @@ def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_the_dutch_heads_retrain_to_the_shipped_ones(tmp_path):
-    """`gaplens train multilingual` refits the heads that read Dutch from the labels in the repository.
+    """`gaplens train e5 --readers-only` refits what reads Dutch from the labels and layers in the repository.
 
-    The shipped heads must be what the committed labels give (with real Dutch text weighted as
-    tuned_training.REAL_TEXT_WEIGHT says), not a file nobody can rebuild. Another CPU may round the int8
-    encoder's vectors differently, so the heads are compared by their scores on the Dutch dev rows.
+    The shipped Dutch heads and readers must be what the committed labels give on the shipped tuned e5 layers
+    (with real Dutch text weighted as tuned_training.REAL_TEXT_WEIGHT says), not files nobody can rebuild.
+    Another CPU may round the int8 encoder's vectors differently, so the heads are compared by their scores on
+    the Dutch dev rows.
     """
     from typer.testing import CliRunner
 
     from service.cli import app
 
-    result = CliRunner().invoke(app, ["train", "multilingual", "--models-dir", str(tmp_path)])
+    started = time.time()
+    result = CliRunner().invoke(app, ["train", "e5", "--readers-only", "--models-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    assert (tmp_path / tuned_e5_layers_path().name).read_bytes() == tuned_e5_layers_path().read_bytes()
     texts = all_labelled(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data")
     dutch = [t.text for t in select(texts, "dev") if t.lang == "nl" and not t.translated][:120]
     vectors = encode(dutch, S.multilingual_model)
@@ -219,3 +223,9 @@ def test_the_dutch_heads_retrain_to_the_shipped_ones(tmp_path):
         margins = [vectors @ heads["weights"].T + heads["bias"] for heads in (shipped, retrained)]
         assert np.corrcoef(margins[0].ravel(), margins[1].ravel())[0, 1] > 0.99, framework
         assert np.abs(shipped["thresholds"] - retrained["thresholds"]).max() <= 0.05 + 1e-9, framework
+    for files in (part_files, evidence_type_files):
+        shipped_meta, retrained_meta = (
+            json.loads(files(S.multilingual_model, f)[1].read_text()) for f in (TUNED_DIR, tmp_path)
+        )
+        assert retrained_meta["encoder"] == shipped_meta["encoder"] == S.multilingual_model
+        assert files(S.multilingual_model, tmp_path)[0].stat().st_mtime >= started  # refit, not the seed copy
