@@ -22,6 +22,13 @@ EncoderOption = Annotated[
     list[str] | None, typer.Option("--encoder", help="Encoder(s) to train a head for (default: both)")
 ]
 ModelsDirOption = Annotated[Path | None, typer.Option(help="Where to write (default classifiers/models)")]
+SeededReleaseOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Where to write (default classifiers/models/tuned); another folder gets a copy of the "
+        "shipped release's heads"
+    ),
+]
 ReviewsOption = Annotated[
     list[Path] | None,
     typer.Option(help="A tenant's review export (GET /v1/reviews/export, JSON lines) to fold in"),
@@ -193,13 +200,7 @@ def _labelled_texts() -> list[LabelledText]:
 
 @train_app.command("multilingual")
 def train_multilingual_command(
-    models_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where to write (default classifiers/models/tuned); another folder gets a copy of the "
-            "shipped release's heads"
-        ),
-    ] = None,
+    models_dir: SeededReleaseOption = None,
 ) -> None:
     """Fit the heads that read non-English text on the tuned e5 (part of `train tuned` and `train e5`).
 
@@ -225,13 +226,7 @@ def train_multilingual_command(
 
 @train_app.command("e5")
 def train_e5_command(
-    models_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where to write (default classifiers/models/tuned); another folder gets a copy of the "
-            "shipped release's heads"
-        ),
-    ] = None,
+    models_dir: SeededReleaseOption = None,
     readers_only: Annotated[
         bool, typer.Option(help="Keep the tuned layers there; refit only the heads and readers on them")
     ] = False,
