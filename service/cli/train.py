@@ -231,7 +231,7 @@ def train_e5_command(
         bool, typer.Option(help="Keep the tuned layers there; refit only the heads and readers on them")
     ] = False,
 ) -> None:
-    """Tune multilingual-e5-small's upper layers, the reader of Dutch text, and refit its heads (~30 min)."""
+    """Tune multilingual-e5-small's upper layers, the reader of Dutch text, and refit its heads (~40 min)."""
     import shutil
 
     from classifiers.linear import TUNED_DIR
