@@ -119,7 +119,11 @@ def test_a_reports_own_due_diligence_section_is_its_best_step_1_evidence(bank: G
     """
     for indicator_id in ("dd1.oversight", "dd1.process_owner", "dd1.procedures", "dd1.suppliers"):
         indicator = indicator_of(bank, indicator_id)
-        assert indicator.decision == "met", indicator.reason
+        # The section says the act requires the bank to prevent violations at its suppliers, not that the
+        # suppliers are bound by a code: `partly` for supplier expectations, as analysts label such passages.
+        assert indicator.decision == ("partly" if indicator_id == "dd1.suppliers" else "met"), (
+            indicator.reason
+        )
         best = indicator.evidence[0]
         assert "Due Diligence" in best.heading and best.page == 32, (indicator_id, best.heading, best.page)
 
