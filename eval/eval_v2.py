@@ -114,17 +114,21 @@ SMALL_SET = 200
 
 
 def interval(
-    predicted: np.ndarray, truth: np.ndarray, measure: Callable[[np.ndarray, np.ndarray], float]
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    measure: Callable[[np.ndarray, np.ndarray], float],
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> tuple[float, float]:
-    """95% bootstrap interval of a measure, items resampled (300 draws).
+    """95% bootstrap interval of a measure (300 draws), resampling ``groups`` of rows (default: each item).
 
-    Items of one report are not independent, so the interval is, if anything, too narrow; the real Dutch
-    test has 4 reports, too few to resample reports.
+    AIMS resamples whole statements. Items of one report are not independent, so an interval over items is,
+    if anything, too narrow; the real Dutch test has 4 reports, too few to resample reports.
     """
+    groups = groups if groups is not None else [[i] for i in range(len(truth))]
     rng = np.random.default_rng(0)
     draws = []
     for _ in range(300):
-        picked = rng.integers(0, len(truth), len(truth))
+        picked = [i for g in rng.integers(0, len(groups), len(groups)) for i in groups[g]]
         draws.append(measure(predicted[picked], truth[picked]))
     low, high = np.percentile(draws, [2.5, 97.5])
     return float(low), float(high)
@@ -143,13 +147,8 @@ def aims_scores(texts: Sequence[LabelledText], predicted: np.ndarray, truth: np.
     pred, gold = predicted[:, AIMS_COLUMNS], truth[:, AIMS_COLUMNS]
     macro, per_step = macro_f1(pred, gold)
     statements = sorted({t.report for t in texts})
-    rows_of = {s: [i for i, t in enumerate(texts) if t.report == s] for s in statements}
-    rng = np.random.default_rng(0)
-    draws = []
-    for _ in range(300):
-        picked = [i for s in rng.choice(statements, len(statements)) for i in rows_of[str(s)]]
-        draws.append(macro_f1(pred[picked], gold[picked])[0])
-    low, high = np.percentile(draws, [2.5, 97.5])
+    rows_of = [[i for i, t in enumerate(texts) if t.report == s] for s in statements]
+    low, high = interval(pred, gold, lambda a, b: macro_f1(a, b)[0], rows_of)
     steps = dict.fromkeys(range(1, 7), float("nan"))
     steps.update({c + 1: v for c, v in zip(AIMS_COLUMNS, per_step, strict=True)})
     return {
@@ -159,8 +158,8 @@ def aims_scores(texts: Sequence[LabelledText], predicted: np.ndarray, truth: np.
         "sdg_r": float("nan"),
         "dd_macro": macro,
         "dd_micro": f1(pred, gold)[2],
-        "dd_low": float(low),
-        "dd_high": float(high),
+        "dd_low": low,
+        "dd_high": high,
         **{f"step{j}": v for j, v in steps.items()},
     }
 

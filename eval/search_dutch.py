@@ -57,8 +57,9 @@ def main() -> None:
             framework = load_framework(framework_id, settings.corpora_dir)
             labelled = [i for i, t in enumerate(texts) if t.labels_of(framework_id) is not None]
             rows = [texts[i] for i in labelled]
+            asked_in = queries(framework, rows)
             for lang in ("nl", "en"):
-                asked = [(q, rel) for q_lang, q, rel in queries(framework, rows) if q_lang == lang]
+                asked = [(q, rel) for q_lang, q, rel in asked_in if q_lang == lang]
                 ap, p10 = rank_scores(vectors[labelled], asked, model)
                 shown = f"{len(ap):3d} {np.mean(ap):6.3f} {np.mean(p10):6.3f}"
                 print(f"{model:28} {framework_id:9} {lang:5} {shown}")

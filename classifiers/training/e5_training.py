@@ -35,12 +35,12 @@ from classifiers.training.tuned_training import (
     MULTILINGUAL,
     REAL_TEXT_WEIGHT,
     is_real_non_english,
+    multilingual_part_encoder,
     multilingual_pool,
     train_multilingual,
 )
 from service.encoding import models
 from service.encoding.e5_weights import tuned_layers
-from service.encoding.embed import encode
 from service.encoding.models import TUNED_E5_INT8, e5_folder, tuned_e5_layers_path
 from service.frameworks import Framework
 
@@ -94,7 +94,7 @@ def train_e5(
             train_parts(
                 texts,
                 dd,
-                {TUNED_E5_INT8: lambda batch: encode(batch, TUNED_E5_INT8)},
+                multilingual_part_encoder(),
                 models_dir,
                 log,
                 reviews=review_lines,

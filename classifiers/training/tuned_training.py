@@ -269,8 +269,13 @@ def part_encoders(models_dir: Path, multilingual: bool) -> dict[str, Callable[[l
         TUNED_INT8: lambda texts: int8.encode(texts, 16)
     }
     if multilingual:
-        encoders[MULTILINGUAL] = lambda texts: encode(texts, MULTILINGUAL)
+        encoders.update(multilingual_part_encoder())
     return encoders
+
+
+def multilingual_part_encoder() -> dict[str, Callable[[list[str]], np.ndarray]]:
+    """The encoder the Dutch sub-element readers read (``train e5`` refits them alone)."""
+    return {MULTILINGUAL: lambda texts: encode(texts, MULTILINGUAL)}
 
 
 def multilingual_pool(

@@ -295,7 +295,8 @@ def with_layers(base: Path, layers: Path, folder: Path) -> Path:
         raise ValueError(f"{layers} holds tensors e5 does not have: {', '.join(unknown[:3])}")
     state.update({name: value.astype(np.float32) for name, value in replaced.items()})
     partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
-    shutil.copytree(base, partial, dirs_exist_ok=True)
+    # the tokenizer and config as they are; the weights (470 MB) are written once, below, not copied first
+    shutil.copytree(base, partial, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors"))
     save_file(state, str(partial / "model.safetensors"))
     (partial / "model.safetensors").chmod(0o644)
     try:
