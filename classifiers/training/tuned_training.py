@@ -7,15 +7,16 @@
    encoded by the tuned encoder, for attribution.
 3. Export the int8 copy of the encoder (ONNX, the service's default) and choose its heads' thresholds
    again on its own dev vectors (``write_int8_release``); fit the relevance gate (classifiers/relevance.py).
-4. Fit heads for every other language on the multilingual encoder (multilingual-e5-small with the tuned
-   layers `gaplens train e5` wrote, its int8 ONNX copy as the service runs it), on the train split in
+4. Fit heads for every other language on the multilingual encoder (the six-layer e5 `gaplens train e5`
+   distilled, its int8 ONNX copy as the service runs it), on the train split in
    English and Dutch; thresholds again from dev (Dutch and English dev rows).
 
 Everything lands in ``models_dir`` (default classifiers/models/tuned/): ``gaplens-minilm/`` (the encoder),
 ``{sdg,oecd_dd}-gaplens-minilm.{npz,json}``, ``gaplens-minilm-int8.onnx`` with
 ``{sdg,oecd_dd}-gaplens-minilm-int8.{npz,json}``, ``relevance.{npz,json}``, and
-``{sdg,oecd_dd}-gaplens-e5-int8.{npz,json}`` (``gaplens-e5-layers.safetensors`` comes from `gaplens train e5`;
-the untuned e5's heads, ``*-multilingual-e5-small-int8.*``, stay for the previous release's comparisons).
+``{sdg,oecd_dd}-gaplens-e5-l6-int8.{npz,json}`` (``gaplens-e5-l6-layers.safetensors`` comes from
+`gaplens train e5`; the untuned e5's heads, ``*-multilingual-e5-small-int8.*``, stay for the first release's
+comparisons).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from classifiers.training.part_training import train_parts
 from service.encoding.embed import encode
 from service.encoding.inputs import model_input
 from service.encoding.models import (
-    TUNED_E5_INT8,
+    STUDENT_E5_INT8,
     TUNED_ENCODER,
     TUNED_INT8,
     TUNED_MAX_TOKENS,
@@ -55,9 +56,9 @@ from service.encoding.models import (
 )
 from service.frameworks import Framework, load_framework
 
-# The heads are fitted on the vectors the service reads non-English text with: the tuned e5's int8 ONNX copy
-# (classifiers/training/e5_training.py tunes it).
-MULTILINGUAL = TUNED_E5_INT8
+# The heads are fitted on the vectors the service reads non-English text with: the distilled e5's int8 copy
+# (classifiers/training/e5_training.py tunes and distils it).
+MULTILINGUAL = STUDENT_E5_INT8
 # At most this many labels per passage. A rich due-diligence passage can show four steps (policy, risk
 # assessment, prevention, reporting): on dev, 4 instead of 3 moved OECD macro-F1 0.629 -> 0.635.
 MAX_LABELS = {"sdg": 4, "oecd_dd": 4}

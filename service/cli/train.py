@@ -75,7 +75,7 @@ def train_tuned_command(
     models_dir: Annotated[
         Path | None, typer.Option(help="Where to write (default classifiers/models/tuned)")
     ] = None,
-    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on the tuned e5")] = True,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the heads on the distilled e5")] = True,
     reviews: ReviewsOption = None,
     tenant_reviews: TenantReviewsOption = None,
     frozen_layers: Annotated[
@@ -136,7 +136,7 @@ def train_parts_command(
             "shipped release's heads and serves with GAPLENS_TUNED_DIR"
         ),
     ] = None,
-    multilingual: Annotated[bool, typer.Option(help="Also fit the reader on the tuned e5")] = True,
+    multilingual: Annotated[bool, typer.Option(help="Also fit the reader on the distilled e5")] = True,
     reviews: ReviewsOption = None,
     tenant_reviews: TenantReviewsOption = None,
 ) -> None:
@@ -202,7 +202,7 @@ def _labelled_texts() -> list[LabelledText]:
 def train_multilingual_command(
     models_dir: SeededReleaseOption = None,
 ) -> None:
-    """Fit the heads that read non-English text on the tuned e5 (part of `train tuned` and `train e5`).
+    """Fit the heads that read non-English text on the distilled e5 (part of `train tuned` and `train e5`).
 
     New Dutch labels change only these heads, so they can be refit without fine-tuning the English
     encoder again (1-2 min on 2 cores instead of 20+).
@@ -228,38 +228,56 @@ def train_multilingual_command(
 def train_e5_command(
     models_dir: SeededReleaseOption = None,
     readers_only: Annotated[
-        bool, typer.Option(help="Keep the tuned layers there; refit only the heads and readers on them")
+        bool, typer.Option(help="Keep the distilled layers there; refit only the heads and readers on them")
     ] = False,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="Distil from this tuned e5 layers file (gaplens-e5-layers.safetensors) instead of tuning"
+        ),
+    ] = None,
 ) -> None:
-    """Tune multilingual-e5-small's upper layers, the reader of Dutch text, and refit its heads (~40 min)."""
+    """Tune multilingual-e5-small, distil it to six layers (the Dutch reader), refit its heads (~75 min)."""
     import shutil
 
     from classifiers.linear import TUNED_DIR
     from classifiers.training.e5_training import train_e5
     from classifiers.training.part_training import seed_release
-    from service.encoding.models import tuned_e5_layers_path
+    from service.encoding.models import e5_layers_path
     from service.frameworks import load_framework
     from service.judging.rubric import load_rubric
 
+    if teacher is not None and not teacher.is_file():
+        err.print(f"[red]error:[/red] no teacher layers file at {teacher}")
+        raise typer.Exit(code=2)
     texts = _labelled_texts()
     settings = get_settings()
     target = models_dir or TUNED_DIR
     seed_release(target, TUNED_DIR)
-    layers = target / tuned_e5_layers_path().name
-    if readers_only and not layers.exists() and tuned_e5_layers_path().exists():
-        shutil.copy2(tuned_e5_layers_path(), layers)  # refit another folder's readers on the shipped layers
+    shipped = e5_layers_path()
+    student = target / shipped.name
+    if readers_only and not student.exists() and shipped.exists():
+        shutil.copy2(shipped, student)  # refit another folder's readers on the shipped layers
     sdg, dd = (load_framework(f, settings.corpora_dir) for f in ("sdg", "oecd_dd"))
     parts = {i.id: i.parts for i in load_rubric(settings.corpora_dir).indicators}
     try:
         written = train_e5(
-            texts, sdg, dd, target, lambda line: err.print(line), tune=not readers_only, indicator_parts=parts
+            texts,
+            sdg,
+            dd,
+            target,
+            lambda line: err.print(line),
+            tune=not readers_only,
+            teacher=teacher,
+            data_dirs=(settings.corpora_dir, settings.shared_data_dir),
+            indicator_parts=parts,
         )
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from exc
     for name, meta in written.items():
         shown = meta.get("thresholds_by_length", meta.get("thresholds", meta.get("final_loss")))
-        err.print(f"  {name}: {shown}")
+        err.print(f"  {name}: {shown or meta.get('epoch_losses')}")
 
 
 @train_app.command("int8")

@@ -282,23 +282,33 @@ def _layer_number(name: str) -> int | None:
 def with_layers(base: Path, layers: Path, folder: Path) -> Path:
     """``base`` (a folder ``write_folder`` made) with the tensors of ``layers`` in place, as a new folder.
 
-    Written beside its final place and renamed, as ``write_folder`` does.
+    A layers file whose metadata names ``num_hidden_layers`` describes a shallower model (a student distilled
+    from the tuned e5, ``gaplens train e5``): the base's layers from that number up are left out, and the
+    configuration says so. Written beside its final place and renamed, as ``write_folder`` does.
     """
     import shutil
 
+    from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
     state = load_file(str(base / "model.safetensors"))
     replaced = load_file(str(layers))
+    with safe_open(str(layers), "np") as opened:
+        depth = (opened.metadata() or {}).get("num_hidden_layers")
+    config = json.loads((base / "config.json").read_text())
+    if depth is not None:
+        config["num_hidden_layers"] = int(depth)
+        state = {n: v for n, v in state.items() if (layer := _layer_number(n)) is None or layer < int(depth)}
     unknown = sorted(set(replaced) - set(state))
     if unknown:
         raise ValueError(f"{layers} holds tensors e5 does not have: {', '.join(unknown[:3])}")
     state.update({name: value.astype(np.float32) for name, value in replaced.items()})
     partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
-    # the tokenizer and config as they are; the weights (470 MB) are written once, below, not copied first
+    # the tokenizer as it is; the weights (470 MB) are written once, below, not copied first
     shutil.copytree(base, partial, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors"))
     save_file(state, str(partial / "model.safetensors"))
     (partial / "model.safetensors").chmod(0o644)
+    (partial / "config.json").write_text(json.dumps(config, indent=2))
     try:
         partial.replace(folder)
     except OSError:  # another process finished first: keep its folder

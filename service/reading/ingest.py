@@ -172,6 +172,15 @@ def _document(sha: str, texts: list[str], filename: str, source: str) -> Documen
     )
 
 
+def document_from_text(text: str, filename: str) -> Document:
+    """A full-text extraction whose pages are separated by form feeds, cleaned as PDF pages are.
+
+    Five of the shared Dutch reports come this way (../shared/data/reports/dutch/txt).
+    """
+    pages = clean_pages(text.split("\f"))
+    return _document(hashlib.sha256(text.encode("utf-8")).hexdigest(), pages, filename, "text")
+
+
 def letter_count(text: str) -> int:
     """Letters in any script (digits and punctuation do not make a text layer)."""
     return len(_LETTERS.findall(text))

@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 from service.encoding.index import PassageIndex
-from service.encoding.models import get_encoder
+from service.encoding.models import encoder_available, get_encoder
 from service.serving.auth import Tenant
-from service.settings import UNTUNED_MULTILINGUAL, Settings
+from service.settings import EARLIER_MULTILINGUAL, Settings
 from service.store import ALL_TENANTS, Store, TenantStore
 
 log = logging.getLogger("gaplens")
@@ -161,10 +161,13 @@ class ServiceBase:
     def search_models(self) -> list[str]:
         """Encoders whose vectors passages may be searched by: the main one, then the multilingual ones.
 
-        Non-English reports analysed before the tuned e5 keep the untuned e5's vectors until they are
-        analysed again, so that part stays searchable; a store without such vectors never loads it.
+        Non-English reports analysed by an earlier release keep its encoder's vectors until they are analysed
+        again, so those parts stay searchable where that encoder still loads (the untuned e5 always does; the
+        twelve-layer tuned e5 while GAPLENS_TUNED_E5_LAYERS names its layers). A store without such vectors
+        never loads them.
         """
-        models = (self.settings.embedding_model, self.settings.multilingual_model, UNTUNED_MULTILINGUAL)
+        earlier = [m for m in EARLIER_MULTILINGUAL if encoder_available(m)]
+        models = (self.settings.embedding_model, self.settings.multilingual_model, *earlier)
         return list(dict.fromkeys(m for m in models if m))
 
     def _catch_up_index(self) -> None:
