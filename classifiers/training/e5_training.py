@@ -61,7 +61,6 @@ from service.frameworks import Framework
 from service.reading.ingest import document_from_pdf, document_from_text
 from service.reading.segment import passages_from_document
 from service.records import Document
-from service.settings import Settings
 
 # e5 has 12 layers; like the English encoder, the upper four are tuned (the lower eight are cached once).
 FROZEN_LAYERS = 8
@@ -122,7 +121,7 @@ def train_e5(
 
     ``teacher``: a tuned layers file to distil from instead of tuning anew (the tune is most of the time);
     a fresh teacher is kept in the model cache, not in the release. ``data_dirs``: the corpora and shared
-    data folders the distillation reads its unlabelled Dutch reports from (default: the settings').
+    data folders the distillation reads its unlabelled Dutch reports from (needed unless ``tune=False``).
     ``tune=False`` refits the readers on the student ``models_dir`` already holds (after new Dutch labels).
     """
     if MULTILINGUAL != STUDENT_E5_INT8:
@@ -134,8 +133,9 @@ def train_e5(
             teacher = model_cache() / e5_layers_path(TUNED_E5).name
             written["e5"] = tune_e5_layers(texts, sdg, dd, teacher, config, log)
             log(f"the teacher's layers are kept at {teacher}")
-        corpora_dir, shared_data_dir = data_dirs or (Settings().corpora_dir, Settings().shared_data_dir)
-        inputs = distillation_inputs(texts, corpora_dir, shared_data_dir)
+        if data_dirs is None:
+            raise ValueError("distilling reads the Dutch train reports: give data_dirs (corpora, shared)")
+        inputs = distillation_inputs(texts, *data_dirs)
         written["e5-l6"] = distil_from(teacher, inputs, student, distil, log)
     elif not student.exists():
         raise FileNotFoundError(f"no distilled e5 layers at {student}; run `gaplens train e5` to make them")
