@@ -1,7 +1,7 @@
 """The learned indicator readers against our labels: sub-element gates and evidence types, before and after.
 
-For every labelled English report row (passages and sentences, not pages) of a split, through the shipped
-classifier (``service.pipeline.classify_texts``, the path `gaplens classify` takes):
+For every labelled English (``--lang nl``: real Dutch) report row (passages and sentences, not pages) of a
+split, through the shipped classifier (``service.pipeline.classify_texts``, the path of `gaplens classify`):
 
 - per rubric indicator, whether a row is a candidate under the **old gate** (the step classifier gives one
   of the indicator's steps and the text matches its cue patterns) and under the **learned gate** (the
@@ -15,6 +15,7 @@ are scored apart, only on the sub-elements their criteria speak to.
 
     PYTHONPATH=. .venv/bin/python eval/eval_readers.py --split dev
     PYTHONPATH=. .venv/bin/python eval/eval_readers.py --split test
+    PYTHONPATH=. .venv/bin/python eval/eval_readers.py --split dev --lang nl   # real Dutch rows
 """
 
 from __future__ import annotations
@@ -91,18 +92,26 @@ def type_table(rows: Sequence[LabelledText], readings: Sequence[LabelScores], se
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="dev", choices=("dev", "test"))
+    parser.add_argument(
+        "--lang", default="en", choices=("en", "nl"), help="nl: the real Dutch rows (never translations)"
+    )
     args = parser.parse_args()
     settings = Settings()
     texts = all_labelled(settings.corpora_dir, settings.shared_data_dir, REPO_ROOT / "eval" / "data")
+    texts = [t for t in texts if not t.translated]
     pool = [
-        t for t in select(texts, args.split, lang="en") if t.granularity != "page" and t.steps is not None
+        t
+        for t in select(texts, args.split, lang=args.lang)
+        if t.granularity != "page" and t.steps is not None
     ]
     # the rows report_examples keeps, in its order: AIMS sentences, and our rows with sub-elements or no step
     rows = [t for t in pool if t.source == "aims" or t.sub_elements or not t.steps]
     _, readings = classify_texts([model_input(t.text, t.heading) for t in rows], settings)
-    print(f"{args.split}: {len(rows)} English rows ({sum(t.source == 'aims' for t in rows)} AIMS sentences)")
+    print(
+        f"{args.split}: {len(rows)} {args.lang} rows ({sum(t.source == 'aims' for t in rows)} AIMS sentences)"
+    )
     gate_table(rows, readings, settings)
-    typed = evidence_type_rows([t for t in select(texts, args.split, lang="en") if t.source == "v2"])
+    typed = evidence_type_rows([t for t in select(texts, args.split, lang=args.lang) if t.source == "v2"])
     _, typed_readings = classify_texts([model_input(t.text, t.heading) for t in typed], settings)
     type_table(typed, typed_readings, settings)
 
