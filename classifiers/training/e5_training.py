@@ -18,7 +18,7 @@ the issue asks for English speed. So:
 3. the Dutch heads (``train_multilingual``) and the sub-element and evidence-type readers (``train_parts``)
    are refit on the vectors of that int8 copy, as the service will read.
 
-About 75 min on 2 busy cores (2,370 s of tuning and about 1,900 s of distilling measured), deterministic on a
+About 75 min on 2 busy cores (2,370 s of tuning and 1,712 s of distilling measured), deterministic on a
 given thread count. ``--teacher`` distils from a teacher already tuned.
 """
 
