@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from classifiers.training.dd_training import DEV_REPORTS
-from service.reading.ingest import document_from_pdf, document_from_sections
+from service.reading.ingest import document_from_path
 from service.reading.segment import passages_from_document
 from service.records import Document, Passage
 from service.settings import Settings
@@ -55,10 +55,7 @@ SEED = 20261125
 
 def load_report(name: str, shared: Path) -> Document:
     pdf = shared / "reports" / "pdf" / f"{name}.pdf"
-    if pdf.exists():
-        return document_from_pdf(pdf.read_bytes(), pdf.name)
-    path = shared / "reports" / "text" / f"{name}.json"
-    return document_from_sections(json.loads(path.read_text(encoding="utf-8")), path.name)
+    return document_from_path(pdf if pdf.exists() else shared / "reports" / "text" / f"{name}.json")
 
 
 def report_passages(name: str, shared: Path) -> list[Passage]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from eval.sample_items import words, write_items
-from service.reading.ingest import document_from_pdf, document_from_text
+from service.reading.ingest import document_from_path
 from service.reading.segment import passages_from_document, sentencizer
 from service.records import Document, Passage
 from service.settings import REPO_ROOT, Settings
@@ -68,12 +68,6 @@ def report_paths(shared: Path) -> dict[str, Path]:
     folder = shared / "reports" / "dutch"
     files = [*folder.glob("pdf/*.pdf"), *folder.glob("txt/*.txt")]
     return {path.stem: path for path in sorted(files)}
-
-
-def load_report(path: Path) -> Document:
-    if path.suffix == ".pdf":
-        return document_from_pdf(path.read_bytes(), path.name)
-    return document_from_text(path.read_text(encoding="utf-8"), path.name)
 
 
 def unique(passages: list[Passage]) -> list[Passage]:
@@ -166,7 +160,7 @@ def main() -> None:
             else:
                 rng = random.Random(f"{SEED}-r{args.round}-{report}")
                 counts, exclude = PER_REPORT_ROUND[args.round], frozenset(labelled_texts(report))
-            rows = sample_report(report, load_report(paths[report]), rng, counts, exclude)
+            rows = sample_report(report, document_from_path(paths[report]), rng, counts, exclude)
             name = f"nl-{report}" if args.round == 1 else f"nl-{report}-r{args.round}"
             write_items(args.out, name, rows, split)
             total += len(rows)

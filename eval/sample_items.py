@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from service.reading.ingest import document_from_pdf, document_from_sections
+from service.reading.ingest import document_from_path
 from service.reading.segment import passages_from_document, sentencizer
 from service.records import Document, Passage
 from service.settings import REPO_ROOT, Settings
@@ -60,12 +60,6 @@ def report_paths(shared: Path) -> dict[str, Path]:
     reports = shared / "reports"
     files = [*reports.glob("pdf/*.pdf"), *reports.glob("pool/*.pdf"), *reports.glob("text/*.json")]
     return {path.stem: path for path in sorted(files)}
-
-
-def load_report(path: Path) -> Document:
-    if path.suffix == ".pdf":
-        return document_from_pdf(path.read_bytes(), path.name)
-    return document_from_sections(json.loads(path.read_text(encoding="utf-8")), path.name)
 
 
 def words(text: str) -> int:
@@ -138,7 +132,7 @@ def main() -> None:
     total = 0
     for report, path in report_paths(shared).items():
         split = next(s for s in ("train", "dev", "test") if report in splits[s])
-        rows = sample_report(report, load_report(path), random.Random(f"{SEED}-{report}"))
+        rows = sample_report(report, document_from_path(path), random.Random(f"{SEED}-{report}"))
         write_items(args.out, report, rows, split)
         total += len(rows)
         print(f"{split:5} {report}: {len(rows)} items")

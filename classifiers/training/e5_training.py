@@ -58,9 +58,8 @@ from service.encoding.models import (
     model_cache,
 )
 from service.frameworks import Framework
-from service.reading.ingest import document_from_pdf, document_from_text
+from service.reading.ingest import document_from_path
 from service.reading.segment import passages_from_document
-from service.records import Document
 
 # e5 has 12 layers; like the English encoder, the upper four are tuned (the lower eight are cached once).
 FROZEN_LAYERS = 8
@@ -216,7 +215,7 @@ def distillation_inputs(texts: Sequence[LabelledText], corpora_dir: Path, shared
     pool = multilingual_pool(texts)
     passages = {"passage: " + model_input(t.text, t.heading) for t in pool}
     for path in dutch_train_reports(corpora_dir, shared_data_dir):
-        document = read_report_file(path)
+        document = document_from_path(path)
         passages |= {"passage: " + model_input(p.text, p.heading) for p in passages_from_document(document)}
     queries = {"query: " + t.text for t in pool if len(t.text.split()) <= QUERY_WORDS}
     return sorted(passages | queries)
@@ -228,13 +227,6 @@ def dutch_train_reports(corpora_dir: Path, shared_data_dir: Path) -> list[Path]:
     splits = dutch_report_splits(corpora_dir)
     files = sorted([*folder.glob("pdf/*.pdf"), *folder.glob("txt/*.txt")])
     return [path for path in files if splits.get(path.stem) == "train"]
-
-
-def read_report_file(path: Path) -> Document:
-    """A shared report, read as an upload would be (a text file's pages are split at form feeds)."""
-    if path.suffix == ".pdf":
-        return document_from_pdf(path.read_bytes(), path.name)
-    return document_from_text(path.read_text(encoding="utf-8"), path.name)
 
 
 def distil_from(
@@ -265,7 +257,6 @@ def distil_e5_layers(
     not ship). Its layers are written, renumbered from 0, in fp16 to ``layers`` with ``num_hidden_layers`` in
     the metadata, which ``with_layers`` reads. Deterministic on a given thread count.
     """
-    import copy
     import random
     import time
 
@@ -295,8 +286,7 @@ def distil_e5_layers(
             targets[rows] = embed(model, [inputs[i] for i in rows])
     log(f"teacher vectors for {len(inputs)} inputs in {time.monotonic() - started:.0f} s")
 
-    student = copy.deepcopy(model)
-    del model
+    student = model  # the teacher's vectors are kept; its own layers become the student's, in place
     student.encoder.layer = torch.nn.ModuleList([student.encoder.layer[i] for i in config.layers])
     student.config.num_hidden_layers = len(config.layers)
     for parameter in student.embeddings.parameters():

@@ -303,3 +303,17 @@ def document_from_file(
         check_file_size(data, (limits or DEFAULT_LIMITS).max_bytes)
         return document_from_sections(sections_from_json(data), filename, sha256_of(data))
     return document_from_pdf(data, filename, backend, limits)
+
+
+def document_from_path(path: Path) -> Document:
+    """A shared report file (../shared/data/reports): a PDF, a form-feed text or a JSON of sections.
+
+    Read as an upload is, except that a JSON's identity is its sections' text, not its bytes (the labelled
+    items drawn from those reports carry passage ids made that way).
+    """
+    if path.suffix == ".pdf":
+        return document_from_pdf(path.read_bytes(), path.name)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return document_from_sections(json.loads(text), path.name)
+    return document_from_text(text, path.name)
