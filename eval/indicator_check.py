@@ -358,22 +358,28 @@ def pair_rows(file: str, corpora: Path) -> Iterator[tuple[dict, RubricInput, Lab
 
 
 def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
-    """Per indicator: the analysts' labels of the pairs the rubric's conditions call met, and partly."""
+    """Per indicator: the analysts' labels of the pairs the rubric calls met, partly, or no evidence.
+
+    "no evidence": the passage is not a candidate of the indicator (the gate, or off the subject its
+    `partly_needs` asks for). The pairs were drawn from candidates of an earlier gate, so most are candidates.
+    """
     by_id = {i.id: i for i in rubric.indicators}
     counts: dict[str, Counter[tuple[str, str]]] = {i.id: Counter() for i in rubric.indicators}
     for row, data, reading in pair_rows("analyst_pairs.jsonl", settings.corpora_dir):
-        rules = "partly" if unmet(by_id[row["indicator"]], reading, data) else "met"
-        counts[row["indicator"]][(rules, row["label"])] += 1
-    print("The rubric's met conditions on the analysts' pairs: analysts' met/partly/no where the rubric says")
-    print(f"{'indicator':28} {'met':>13} {'only partly':>13}")
+        indicator = by_id[row["indicator"]]
+        rules = "partly" if unmet(indicator, reading, data) else "met"
+        admitted = candidates(indicator, replace(data, dd_scores=(reading,)))
+        counts[row["indicator"]][(rules if admitted else "no", row["label"])] += 1
+    print("The rubric on the analysts' pairs: analysts' met/partly/no where the rubric says")
+    print(f"{'indicator':28} {'met':>13} {'only partly':>13} {'no evidence':>13}")
     total: Counter[tuple[str, str]] = Counter()
     for indicator in rubric.indicators:
         mine = counts[indicator.id]
         total.update(mine)
-        print(f"{indicator.id:28} {_triple(mine, 'met')} {_triple(mine, 'partly')}")
-    print(f"{'all':28} {_triple(total, 'met')} {_triple(total, 'partly')}")
-    agree = total[("met", "met")] + total[("partly", "partly")]
-    print(f"pairs where the rubric's reading is the analyst's: {agree} of {sum(total.values())}")
+        print(f"{indicator.id:28} {_triple(mine, 'met')} {_triple(mine, 'partly')} {_triple(mine, 'no')}")
+    print(f"{'all':28} {_triple(total, 'met')} {_triple(total, 'partly')} {_triple(total, 'no')}")
+    agree = sum(total[(label, label)] for label in ("met", "partly", "no"))
+    print(f"pairs where the rubric's reading is the analyst's (met, partly, no): {agree} of {total.total()}")
 
 
 def print_wide_gates(settings: Settings, rubric: Rubric) -> None:

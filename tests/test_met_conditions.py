@@ -175,3 +175,32 @@ def test_a_supplier_code_binds_suppliers_only_when_they_sign_or_must_comply(
     assert indicator.decision == "partly" and "cues" in indicator.missing_for_met, indicator.reason
     signed = report_of_pages(tmp_path_factory, [SUPPLIER_CODE_EXPECTED, SUPPLIER_CODE_SIGNED], "signed")
     _met_only_by(signed, "dd1.suppliers", page=2, not_by=1)
+
+
+STAKEHOLDER_SURVEY = (
+    "Materiality. In 2023 we surveyed 400 stakeholders, among them employees, suppliers, investors and "
+    "lenders, on their perception of our challenges, and our management board ranked the results to set "
+    "the priorities of our sustainability strategy."
+)
+COTTON_TRACED = (
+    "Raw materials. In 2023 we traced the cotton in our garments beyond our direct suppliers to 31 spinning "
+    "mills and the farms that supply them in Turkey and India, and assessed forced-labour risks at each of "
+    "them with an independent auditor."
+)
+
+
+def test_a_passage_off_the_subject_is_no_evidence_not_partial_evidence(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Where `partly` still names a subject, a passage without it is not met (corpora/dd_rubric.yaml
+    `partly_needs`): analysts said `no` to 45 of 50 beyond-tier-1 candidates reaching nothing beyond tier 1
+    and to 29 of 31 salient-issues candidates naming neither risks nor an issue; GapLens had said partly."""
+    tier1 = report_of_pages(tmp_path_factory, [SUPPLIER_RISK_ANALYSIS, STAKEHOLDER_SURVEY], "tier1")
+    indicator = indicator_of(tier1, "dd2.beyond_tier1")
+    assert indicator.decision == "not_met" and not indicator.evidence, indicator.reason
+    # the risk analysis names forced and child labour (partly: not as its salient risks); the survey, nothing
+    indicator = indicator_of(tier1, "dd2.salient_issues")
+    assert [e.page for e in indicator.evidence] == [1], indicator.reason
+    deeper = report_of_pages(tmp_path_factory, [SUPPLIER_RISK_ANALYSIS, COTTON_TRACED], "deeper")
+    indicator = indicator_of(deeper, "dd2.beyond_tier1")
+    assert indicator.decision != "not_met" and [e.page for e in indicator.evidence] == [2], indicator.reason

@@ -55,6 +55,10 @@ class Indicator:
     met_issues: int
     met_positions: frozenset[str]
     met_case: bool
+    # what even partial evidence must show (`partly_needs`): at least one of these checks (see on_subject)
+    partly_needs: tuple[str, ...]
+    # the value-chain positions `partly_needs: [value_chain]` accepts (default: `met_positions`)
+    partly_positions: frozenset[str]
     advice: str
     advice_nl: str
     # what a reason quotes: the question (not met), what met asks, what `met_cues` look for
@@ -100,6 +104,8 @@ def _indicator(raw: dict[str, Any], gate_probability: float = 1.0) -> Indicator:
         met_issues=int(raw.get("met_issues", 0)),
         met_positions=frozenset(raw.get("met_positions", ())),
         met_case=bool(raw.get("met_case", False)),
+        partly_needs=tuple(raw.get("partly_needs", ())),
+        partly_positions=frozenset(raw.get("partly_positions", raw.get("met_positions", ()))),
         advice=_text(raw.get("advice")),
         advice_nl=_text(raw.get("advice_nl")),
         question=_text(raw.get("question")),
@@ -135,13 +141,39 @@ class RubricInput:
 
 
 def candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
-    """Readings of passages that may evidence the indicator (``reads_as``), never negative evidence."""
+    """Readings of passages that may evidence the indicator (``reads_as``, ``on_subject``), not negatives."""
     return [
         reading
         for reading in data.dd_scores
         if reading.passage_id not in data.excluded
         and reads_as(indicator, reading, data.passages[reading.passage_id].text)
+        and on_subject(indicator, reading, data)
     ]
+
+
+def on_subject(indicator: Indicator, reading: LabelScores, data: RubricInput) -> bool:
+    """Whether the passage shows what even the indicator's `partly` asks for (its ``partly_needs``).
+
+    Where the rubric's `partly` text still names a subject (the value chain beyond tier 1 for *beyond tier
+    1*; risks in general or one issue for *salient issues*), a passage without it is no evidence at all, not
+    partial evidence: analysts called 45 of the 50 beyond-tier-1 candidates reaching no position beyond
+    tier 1 `no`, and 29 of the 31 salient-issues candidates with neither risk wording nor an issue
+    (corpora/indicator_labels/analyst_pairs.jsonl, train reports; eval/RESULTS.md). Not for *remedy
+    provided*: its `met_cues` and cases would drop half of what the AIMS experts count as remediation.
+    The checks: ``cues`` (the `met_cues`), ``value_chain`` (a position of ``partly_positions``),
+    ``an_issue`` (any issue named, a whole family such as "human rights" included), ``concrete_case``.
+    """
+    if not indicator.partly_needs:
+        return True
+    text = data.passages[reading.passage_id].text
+    tags = data.substance.tags.get(reading.passage_id, NO_TAGS)
+    checks = {
+        "cues": indicator.met_cues is not None and bool(indicator.met_cues.search(text)),
+        "value_chain": bool(indicator.partly_positions & set(tags.value_chain)),
+        "an_issue": bool(tags.issues),
+        "concrete_case": tags.concrete_case,
+    }
+    return any(checks[need] for need in indicator.partly_needs)
 
 
 def reads_as(indicator: Indicator, reading: LabelScores, text: str) -> bool:
