@@ -1,4 +1,4 @@
-"""A candidate reader for English: the tuned int8 heads and the e5 int8 heads, probabilities averaged.
+"""A candidate reader for English: the tuned int8 heads and the distilled e5's heads, probabilities averaged.
 
 Issue 24 part 3 asks whether an ensemble of heads over two encoders reads better than the shipped one.
 Nothing here ships: the eval scripts register the ensemble at run time (``register``), so it is read
@@ -36,13 +36,13 @@ from classifiers.linear import TUNED_DIR, LinearClassifier, named_labels
 from classifiers.training.finetune import bucket_thresholds, known_mask, short_top1_floor
 from classifiers.training.tuned_training import MAX_LABELS, inputs, truth_matrix
 from service.encoding.embed import MemoryCache, embed_texts
-from service.encoding.models import E5_INT8, ENCODERS, TUNED_INT8, Encoder, get_encoder
+from service.encoding.models import ENCODERS, STUDENT_E5_INT8, TUNED_INT8, Encoder, get_encoder
 from service.frameworks import Framework, load_framework
 from service.settings import REPO_ROOT, Settings
 
 # The name the two encoders' concatenated vectors go by (its own cache keys).
-BOTH = f"{TUNED_INT8}+{E5_INT8}"
-MEMBERS = (TUNED_INT8, E5_INT8)
+BOTH = f"{TUNED_INT8}+{STUDENT_E5_INT8}"
+MEMBERS = (TUNED_INT8, STUDENT_E5_INT8)
 NAME = "ensemble"
 
 
@@ -98,6 +98,10 @@ class AveragedHeads(LinearClassifier):
 
     def best_parts(self, vector: np.ndarray, label: str, limit: int = 2) -> list[str]:
         return super().best_parts(vector[: self.split], label, limit)
+
+    def _with_passage_readers(self, vectors: np.ndarray, results: list) -> list:
+        """The sub-element and evidence-type readers read the first member's half, as shipped."""
+        return super()._with_passage_readers(vectors[:, : self.split], results)
 
 
 def register(rules_path: Path, models_dir: Path = TUNED_DIR) -> None:

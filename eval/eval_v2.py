@@ -51,8 +51,8 @@ CONFIGS = {
     "tuned int8": ("tuned", f"{TUNED_ENCODER}-int8"),
     "first release": ("trained", CLASSIFIER_ENCODERS["trained"]),
     "zero-shot": ("zero-shot", CLASSIFIER_ENCODERS["zero-shot"]),
-    # A candidate, not shipped: tuned int8 and e5 int8 heads averaged (eval/ensemble_heads.py).
-    "ensemble int8": ("ensemble", "gaplens-minilm-int8+multilingual-e5-small-int8"),
+    # A candidate, not shipped: the tuned int8 and the distilled e5's heads averaged (eval/ensemble_heads.py).
+    "ensemble int8": ("ensemble", "gaplens-minilm-int8+gaplens-e5-l6-int8"),
 }
 
 
