@@ -106,6 +106,10 @@ def test_value_chain_positions_on_real_text():
     assert "finance" in passage_tags(DEV["dd101"]["text"], TAGS).value_chain  # JPMorgan: financing
     assert "raw" in passage_tags(DEV["dd046"]["text"], TAGS).value_chain  # AEO: cotton
     assert "suppliers" in passage_tags(DEV["dd041"]["text"], TAGS).value_chain
+    # "deter-mining" is not mining: a materiality paragraph was tagged raw materials and met beyond tier 1
+    materiality = "The material topics were determined in a materiality analysis, determining what matters."
+    assert passage_tags(materiality, TAGS).value_chain == ()
+    assert "raw" in passage_tags("Mining of cobalt is a risk in our battery supply chain.", TAGS).value_chain
 
 
 def test_concrete_case_needs_a_case_and_something_done():
