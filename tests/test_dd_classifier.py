@@ -110,6 +110,7 @@ def test_value_chain_positions_on_real_text():
     materiality = "The material topics were determined in a materiality analysis, determining what matters."
     assert passage_tags(materiality, TAGS).value_chain == ()
     assert "raw" in passage_tags("Mining of cobalt is a risk in our battery supply chain.", TAGS).value_chain
+    assert "finance" not in passage_tags("We blend biofuels into petrol; blending rose.", TAGS).value_chain
 
 
 def test_concrete_case_needs_a_case_and_something_done():
