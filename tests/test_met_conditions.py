@@ -204,3 +204,26 @@ def test_a_passage_off_the_subject_is_no_evidence_not_partial_evidence(
     deeper = report_of_pages(tmp_path_factory, [SUPPLIER_RISK_ANALYSIS, COTTON_TRACED], "deeper")
     indicator = indicator_of(deeper, "dd2.beyond_tier1")
     assert indicator.decision != "not_met" and [e.page for e in indicator.evidence] == [2], indicator.reason
+
+
+SAFETY_TRAINING = (
+    "Occupational safety. In addition to the risk assessment, we maintain written safety concepts on which "
+    "affected employees and contractors are trained. Work at height on radio towers is of particular "
+    "importance, so precautions are taken to meet the high safety requirements."
+)
+WORKER_CONSULTATION = (
+    "Consulting those affected. For our 2023 human-rights risk assessment we interviewed 240 workers at 12 "
+    "supplier factories and held meetings with two trade unions and a local NGO in Bangladesh; their input "
+    "changed which risks we rank highest."
+)
+
+
+def test_consulting_the_affected_needs_a_consultation_not_only_an_affected_group(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`met` asks for consultations with affected groups; "affected employees are trained" met it before."""
+    trained = report_of_pages(tmp_path_factory, [SAFETY_TRAINING], "trained")
+    indicator = indicator_of(trained, "dd2.stakeholders")
+    assert indicator.decision != "met", indicator.reason
+    both = report_of_pages(tmp_path_factory, [SAFETY_TRAINING, WORKER_CONSULTATION], "consulted")
+    _met_only_by(both, "dd2.stakeholders", page=2, not_by=1)
