@@ -5,6 +5,9 @@ files in corpora/ and the real stage functions (service/judging/scoring.py).
 """
 
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from service.frameworks import load_framework, load_on_the_line, load_profiles
 from service.judging.coverage import ADDRESSED_AT
@@ -60,6 +63,17 @@ def test_rubric_file_names_every_step_and_points():
     assert len({i.id for i in RUBRIC.indicators}) == len(RUBRIC.indicators)
     assert all(3 <= len(RUBRIC.of_step(s)) <= 6 for s in DD.label_ids)
     assert RUBRIC.points == {"met": 1.0, "partly": 0.5, "not_met": 0.0}
+
+
+def test_a_rubric_with_an_unknown_partly_check_is_refused_when_loaded(tmp_path: Path) -> None:
+    """A misspelt `partly_needs` entry would otherwise fail only when a report is scored."""
+    corpora = Settings().corpora_dir
+    for name in ("dd_rubric.yaml", "decision_reasons.yaml", "dd_issues.yaml", "evidence_types.yaml"):
+        (tmp_path / name).write_text((corpora / name).read_text(encoding="utf-8"), encoding="utf-8")
+    rubric = tmp_path / "dd_rubric.yaml"
+    rubric.write_text(rubric.read_text(encoding="utf-8").replace("[cues, an_issue]", "[cues, an_isue]"))
+    with pytest.raises(ValueError, match="an_isue"):
+        load_rubric(tmp_path)
 
 
 def test_a_commitment_is_at_most_partly_and_an_action_meets():

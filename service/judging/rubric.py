@@ -87,7 +87,15 @@ def _text(value: Any) -> str:
     return " ".join(str(value or "").split())
 
 
+# what a `partly_needs` entry may name (on_subject)
+PARTLY_CHECKS = ("cues", "value_chain", "an_issue", "concrete_case")
+
+
 def _indicator(raw: dict[str, Any], gate_probability: float = 1.0) -> Indicator:
+    unknown = set(raw.get("partly_needs", ())) - set(PARTLY_CHECKS)
+    if unknown:
+        known = ", ".join(PARTLY_CHECKS)
+        raise ValueError(f"{raw['id']}: unknown partly_needs {sorted(unknown)}; known: {known}")
     return Indicator(
         id=raw["id"],
         step=str(raw["step"]),
