@@ -111,6 +111,9 @@ def test_value_chain_positions_on_real_text():
     assert passage_tags(materiality, TAGS).value_chain == ()
     assert "raw" in passage_tags("Mining of cobalt is a risk in our battery supply chain.", TAGS).value_chain
     assert "finance" not in passage_tags("We blend biofuels into petrol; blending rose.", TAGS).value_chain
+    # post-consumer recycled plastic is a material, not the company's customers
+    assert passage_tags("Our bottles contain 50% post-consumer recycled plastic.", TAGS).value_chain == ()
+    assert "customers" in passage_tags("We survey consumers on product safety.", TAGS).value_chain
 
 
 def test_concrete_case_needs_a_case_and_something_done():
