@@ -11,7 +11,6 @@ text is encoded. Prints the median of ``--runs`` runs and the ratio to the 100 p
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,7 +24,7 @@ import torch  # noqa: E402
 from classifiers.training.sdg_training import corporate_actions  # noqa: E402
 from eval.eval_sdg import read_dev_rows  # noqa: E402
 from service.pipeline import classify_texts  # noqa: E402
-from service.reading.ingest import document_from_sections  # noqa: E402
+from service.reading.ingest import document_from_path  # noqa: E402
 from service.reading.segment import passages_from_document  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -35,7 +34,7 @@ TARGET = 100.0
 def inputs(settings: Settings) -> dict[str, list[str]]:
     short = [e.text for e in corporate_actions(settings.shared_data_dir, "dev")]
     hm_path = settings.shared_data_dir / "reports" / "text" / "hm-sustainability-2022.json"
-    hm = document_from_sections(json.loads(hm_path.read_text(encoding="utf-8")), hm_path.name)
+    hm = document_from_path(hm_path)
     report = [p.text for p in passages_from_document(hm, settings.max_passage_words)][:500]
     dutch = [row["text"] for row in read_dev_rows("sdg_dev_nl.jsonl")]
     return {"short texts (en)": short, "report passages (en)": report, "report passages (nl)": dutch}

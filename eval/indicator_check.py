@@ -58,6 +58,7 @@ from service.judging.rubric import (  # noqa: E402
     RubricInput,
     candidates,
     decide,
+    is_candidate,
     load_rubric,
     reads_as,
     step_scores,
@@ -368,7 +369,7 @@ def print_rules_against_pairs(settings: Settings, rubric: Rubric) -> None:
     for row, data, reading in pair_rows("analyst_pairs.jsonl", settings.corpora_dir):
         indicator = by_id[row["indicator"]]
         rules = "partly" if unmet(indicator, reading, data) else "met"
-        admitted = candidates(indicator, replace(data, dd_scores=(reading,)))
+        admitted = is_candidate(indicator, reading, data)
         counts[row["indicator"]][(rules if admitted else "no", row["label"])] += 1
     print("The rubric on the analysts' pairs: analysts' met/partly/no where the rubric says")
     print(f"{'indicator':28} {'met':>13} {'only partly':>13} {'no evidence':>13}")

@@ -149,14 +149,17 @@ class RubricInput:
 
 
 def candidates(indicator: Indicator, data: RubricInput) -> list[LabelScores]:
-    """Readings of passages that may evidence the indicator (``reads_as``, ``on_subject``), not negatives."""
-    return [
-        reading
-        for reading in data.dd_scores
-        if reading.passage_id not in data.excluded
+    """Readings of passages that may evidence the indicator (``is_candidate``)."""
+    return [reading for reading in data.dd_scores if is_candidate(indicator, reading, data)]
+
+
+def is_candidate(indicator: Indicator, reading: LabelScores, data: RubricInput) -> bool:
+    """Whether one passage may evidence the indicator: ``reads_as``, ``on_subject``, not negative."""
+    return (
+        reading.passage_id not in data.excluded
         and reads_as(indicator, reading, data.passages[reading.passage_id].text)
         and on_subject(indicator, reading, data)
-    ]
+    )
 
 
 def on_subject(indicator: Indicator, reading: LabelScores, data: RubricInput) -> bool:

@@ -313,7 +313,6 @@ def document_from_path(path: Path) -> Document:
     """
     if path.suffix == ".pdf":
         return document_from_pdf(path.read_bytes(), path.name)
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        return document_from_sections(json.loads(text), path.name)
-    return document_from_text(text, path.name)
+        return document_from_sections(sections_from_json(path.read_bytes()), path.name)
+    return document_from_text(path.read_text(encoding="utf-8"), path.name)
